@@ -1,0 +1,100 @@
+"""Activation functions g, their derivatives g′, and the output layer's softmax.
+
+Each hidden activation is a pair of in-place functions, as in scikit-learn's
+``ACTIVATIONS``/``DERIVATIVES`` registries:
+
+* ``g(Z, out)`` writes a = g(z) into ``out`` (which may be ``Z`` itself);
+* ``g_prime_times(A, delta)`` multiplies ``delta`` in place by g′(z), computed
+  from the *output* a = g(z). That is possible for all three choices
+  (σ′ = σ(1 − σ), tanh′ = 1 − tanh², relu′ = [a > 0]) and lets backprop keep
+  only a^(2), not z^(2).
+
+Everything is numerically stable in float32: no overflow warnings for any input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeAlias
+
+import numpy as np
+from numpy.typing import NDArray
+
+Array: TypeAlias = NDArray[np.floating]
+
+
+def sigmoid(Z: Array, out: Array | None = None) -> Array:
+    """σ(z) = 1 / (1 + e^(−z)), computed as (1 + tanh(z/2)) / 2.
+
+    The tanh form never overflows (e^(−z) does for z < −88 in float32) and
+    needs no branch on the sign of z.
+    """
+    out = np.multiply(Z, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1.0
+    out *= 0.5
+    return out
+
+
+def sigmoid_prime_times(A: Array, delta: Array) -> Array:
+    """delta ⊙= σ′(z) = a (1 − a)."""
+    delta *= A
+    delta *= 1.0 - A
+    return delta
+
+
+def tanh(Z: Array, out: Array | None = None) -> Array:
+    """tanh(z); numpy's tanh saturates cleanly at ±1."""
+    return np.tanh(Z, out=out)
+
+
+def tanh_prime_times(A: Array, delta: Array) -> Array:
+    """delta ⊙= tanh′(z) = 1 − a²."""
+    delta *= 1.0 - A * A
+    return delta
+
+
+def relu(Z: Array, out: Array | None = None) -> Array:
+    """max(0, z)."""
+    return np.maximum(Z, 0.0, out=out)
+
+
+def relu_prime_times(A: Array, delta: Array) -> Array:
+    """delta ⊙= relu′(z) = [z > 0], read off a = max(0, z) (a > 0 exactly when z > 0)."""
+    delta *= A > 0
+    return delta
+
+
+Activation: TypeAlias = Callable[..., Array]
+Derivative: TypeAlias = Callable[[Array, Array], Array]
+
+#: name -> (g, g′ applied in place to an error term)
+ACTIVATIONS: dict[str, tuple[Activation, Derivative]] = {
+    "sigmoid": (sigmoid, sigmoid_prime_times),
+    "tanh": (tanh, tanh_prime_times),
+    "relu": (relu, relu_prime_times),
+}
+
+
+def softmax(Z: Array, out: Array | None = None) -> Array:
+    """Row-wise softmax: a_k = e^(z_k) / Σ_j e^(z_j).
+
+    Subtract each row's maximum first: softmax is shift-invariant, and after the
+    shift every exponent is ≤ 0, so e^x cannot overflow.
+    """
+    out = np.subtract(Z, Z.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+def log_softmax(Z: Array) -> Array:
+    """log softmax(z) = z − max − log Σ e^(z − max): cross-entropy from this, never log(softmax)."""
+    shifted: Array = Z - Z.max(axis=1, keepdims=True)
+    shifted -= np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return shifted
+
+
+def softplus(Z: Array) -> Array:
+    """log(1 + e^z) without overflow (numpy's logaddexp is the stable form)."""
+    return np.logaddexp(0.0, Z)

@@ -1,0 +1,168 @@
+"""Checkpoints: the parameter arrays in an ``.npz`` plus one JSON metadata entry.
+
+Never pickle: the metadata is a JSON string stored as a unicode array, and loading
+uses ``allow_pickle=False``, so a file cannot run code. Files are written
+atomically (``atomic.py``). On load every array's name, shape, dtype and
+finiteness is checked against the metadata before anything uses it.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitnet import __version__
+from digitnet.atomic import atomic_write
+from digitnet.config import Config, from_dict
+from digitnet.errors import CheckpointError, ConfigError
+from digitnet.network import N_CLASSES, N_INPUTS, Params
+
+FORMAT_VERSION = 1
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
+METADATA_KEY = "metadata"
+#: a^(1) = pixel / 255, so a^(1) ∈ [0, 1] (DESIGN.md)
+INPUT_NORMALISATION = {"scale": 1 / 255, "offset": 0.0}
+
+
+@dataclass
+class Checkpoint:
+    params: Params
+    config: Config
+    metrics: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. training state for --resume
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # optimiser state etc.
+    created: str = ""
+    version: str = __version__
+
+
+def save(path: Path, checkpoint: Checkpoint) -> None:
+    """Write ``checkpoint`` to ``path`` atomically."""
+    metadata = {
+        "format": "digitnet-checkpoint",
+        "format_version": FORMAT_VERSION,
+        "digitnet_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": checkpoint.config.to_dict(),
+        "dataset": checkpoint.config.dataset,
+        "input_normalisation": INPUT_NORMALISATION,
+        "architecture": {
+            "inputs": N_INPUTS,
+            "hidden": checkpoint.params.hidden_size,
+            "outputs": N_CLASSES,
+            "activation": checkpoint.config.activation,
+            "output": checkpoint.config.output,
+        },
+        "metrics": checkpoint.metrics,
+        "extra": checkpoint.extra,
+        "extra_arrays": sorted(checkpoint.arrays),
+    }
+    arrays = {name: np.ascontiguousarray(a) for name, a in checkpoint.params.arrays().items()}
+    arrays.update({f"extra_{name}": a for name, a in checkpoint.arrays.items()})
+    arrays[METADATA_KEY] = np.array(json.dumps(metadata))
+    with atomic_write(path) as handle:
+        np.savez(handle, allow_pickle=False, **arrays)
+
+
+def _expected_shapes(hidden: int) -> dict[str, tuple[int, ...]]:
+    return {
+        "W1": (hidden, N_INPUTS),
+        "b1": (hidden,),
+        "W2": (N_CLASSES, hidden),
+        "b2": (N_CLASSES,),
+    }
+
+
+def load(path: Path) -> Checkpoint:
+    """Read and validate a checkpoint; any problem is a one-line ``CheckpointError``."""
+    if not path.exists():
+        raise CheckpointError(
+            f"checkpoint {path} does not exist"
+            " — train one with `digitnet train` or pass --checkpoint"
+        )
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a directory — pass the checkpoint's .npz file")
+    foreign = f"{path} is not a digitnet checkpoint"
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            files = {name: npz[name] for name in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+        # ValueError is also what np.load raises for a pickle it refuses to run.
+        raise CheckpointError(
+            f"{foreign} or is damaged ({_short(exc)}) — retrain or re-download it"
+        ) from None
+    metadata = _read_metadata(files, foreign)
+    version = metadata.get("format_version")
+    if not isinstance(version, int):
+        raise CheckpointError(f"{foreign} (no format version) — retrain it")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} was written by a newer digitnet (format {version},"
+            f" this one reads {FORMAT_VERSION}) — upgrade digitnet"
+        )
+    try:
+        config = from_dict(metadata.get("config", {}), f"{path} metadata")
+    except ConfigError as exc:
+        raise CheckpointError(f"{exc}") from None
+    hidden = config.hidden_size
+    params = {}
+    for name, shape in _expected_shapes(hidden).items():
+        params[name] = _checked_array(files, name, shape, path)
+    extra_arrays = {}
+    for name in metadata.get("extra_arrays", []):
+        key = f"extra_{name}"
+        if key not in files:
+            raise CheckpointError(f"{path} lacks array {key} — the file is damaged; retrain it")
+        extra_arrays[name] = files[key]
+    return Checkpoint(
+        params=Params(**params),
+        config=config,
+        metrics=dict(metadata.get("metrics", {})),
+        extra=dict(metadata.get("extra", {})),
+        arrays=extra_arrays,
+        created=str(metadata.get("created", "")),
+        version=str(metadata.get("digitnet_version", "")),
+    )
+
+
+def _read_metadata(files: dict[str, np.ndarray], foreign: str) -> dict[str, Any]:
+    raw = files.get(METADATA_KEY)
+    if raw is None or raw.dtype.kind != "U" or raw.shape != ():
+        raise CheckpointError(f"{foreign} (no metadata) — train one with `digitnet train`")
+    try:
+        metadata = json.loads(str(raw))
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{foreign} (metadata is not JSON) — retrain it") from None
+    if not isinstance(metadata, dict) or metadata.get("format") != "digitnet-checkpoint":
+        raise CheckpointError(f"{foreign} — train one with `digitnet train`")
+    return metadata
+
+
+def _checked_array(
+    files: dict[str, np.ndarray], name: str, shape: tuple[int, ...], path: Path
+) -> np.ndarray:
+    if name not in files:
+        raise CheckpointError(f"{path} lacks parameter {name} — the file is damaged; retrain it")
+    array = files[name]
+    if array.shape != shape:
+        raise CheckpointError(
+            f"{path}: {name} has shape {array.shape}, expected {shape}"
+            " — the file is damaged; retrain it"
+        )
+    if array.dtype not in (np.float32, np.float64):
+        raise CheckpointError(
+            f"{path}: {name} has dtype {array.dtype}, expected float32 — retrain it"
+        )
+    if not np.all(np.isfinite(array)):
+        raise CheckpointError(f"{path}: {name} holds NaN or infinite values — retrain it")
+    return array.astype(np.float32, copy=False)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:120]

@@ -1,0 +1,377 @@
+"""The command line: parse, call the library, print. Nothing else lives here.
+
+Every ``DigitnetError`` the library raises becomes one ``Error: …`` line on
+stderr and exit status 1; usage errors are Click's (exit 2). Progress bars,
+warnings and logs go to stderr so stdout stays machine-readable.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from digitnet import __version__
+from digitnet.errors import DigitnetError
+
+DEFAULT_CHECKPOINT = Path("checkpoints/model.npz")
+DEBUG_ENV = "DIGITNET_DEBUG"
+
+
+class DigitnetGroup(click.Group):
+    """Turns library errors into one line; unexpected errors into one line plus a hint."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DigitnetError as exc:
+            raise click.ClickException(str(exc)) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            raise click.ClickException(
+                f"unexpected {type(exc).__name__}: {exc} — this is a bug; re-run with"
+                f" {DEBUG_ENV}=1 for the traceback and report it"
+            ) from None
+
+
+class _StderrHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"{record.levelname.capitalize()}: {record.getMessage()}", err=True)
+
+
+def _setup_logging() -> None:
+    logger = logging.getLogger("digitnet")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        logger.addHandler(_StderrHandler(level=logging.INFO))
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+@click.group(cls=DigitnetGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="digitnet")
+def main() -> None:
+    """Train, evaluate and use a 784-H-10 digit classifier whose backpropagation is
+    written by hand in numpy.
+
+    \b
+    Start with:
+      digitnet train            download MNIST and train (configs/default.yaml settings)
+      digitnet evaluate         accuracy, per-class figures, confusion matrix
+      digitnet predict my.png   read the digit in your own image
+    """
+    _setup_logging()
+
+
+# -- shared options -----------------------------------------------------------------
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of the dataset files [default: $DIGITNET_DATA_DIR or ./data].",
+)
+checkpoint_option = click.option(
+    "--checkpoint",
+    "checkpoint_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CHECKPOINT,
+    show_default=True,
+    help="Checkpoint (.npz) to use.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+
+
+def _resolve_data_dir(data_dir: Path | None) -> Path:
+    from digitnet.datasets import default_data_dir
+
+    return data_dir if data_dir is not None else default_data_dir()
+
+
+# -- download -----------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--dataset", default="mnist", show_default=True, help="Dataset to fetch.")
+@data_dir_option
+@click.option(
+    "--mirror",
+    "mirrors",
+    multiple=True,
+    metavar="URL",
+    help="Base URL to download from (repeatable; tried in order, instead of the built-in"
+    " mirrors). $DIGITNET_MIRROR adds mirrors before the built-in ones.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+def download(dataset: str, data_dir: Path | None, mirrors: Sequence[str], quiet: bool) -> None:
+    """Download a dataset, verify its checksums, and store it atomically.
+
+    Does nothing for files already present and valid.
+    """
+    from digitnet import datasets
+
+    folder = _resolve_data_dir(data_dir)
+    written = datasets.download(dataset, folder, list(mirrors) or None, progress=not quiet)
+    if written:
+        click.echo(f"downloaded {len(written)} file(s) into {folder}")
+    else:
+        click.echo(f"{dataset} is already in {folder}")
+
+
+# -- train --------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="YAML config (see configs/default.yaml); flags below override it.",
+)
+@data_dir_option
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_CHECKPOINT,
+    show_default=True,
+    help="Where to save the best checkpoint (by validation accuracy).",
+)
+@click.option("--epochs", type=click.IntRange(min=1), help="Passes over the training set.")
+@click.option("--hidden-size", type=click.IntRange(min=1), help="Hidden units H.")
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="η.")
+@click.option("--l2", type=click.FloatRange(min=0), help="λ in J(θ) (L2 on non-bias weights).")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Mini-batch size m.")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed for a reproducible run.")
+@click.option("--mirror", "mirrors", multiple=True, metavar="URL", help="Mirror for the download.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar; epoch lines only.")
+def train(
+    config_file: Path | None,
+    data_dir: Path | None,
+    output: Path,
+    mirrors: Sequence[str],
+    quiet: bool,
+    **flags: Any,
+) -> None:
+    """Train a network (downloading the dataset first if needed).
+
+    Settings: built-in defaults < --config FILE < these flags.
+    """
+    from tqdm import tqdm
+
+    from digitnet import config as config_module
+    from digitnet import runner
+
+    if data_dir is not None:
+        flags["data_dir"] = str(data_dir)
+    config = config_module.load(config_file, flags)
+    click.echo(
+        f"training 784-{config.hidden_size}-10 ({config.activation}, {config.output}) for"
+        f" {config.epochs} epochs on {config.dataset}; seed {config.seed}",
+        err=True,
+    )
+    bar: tqdm[Any] | None = None
+
+    def on_batch(epoch: int, done: int, total: int, cost: float, accuracy: float) -> None:
+        nonlocal bar
+        if quiet:
+            return
+        if bar is None:
+            bar = tqdm(
+                total=total,
+                desc=f"epoch {epoch}/{config.epochs}",
+                unit="img",
+                unit_scale=True,
+                leave=False,
+                file=sys.stderr,
+            )
+        bar.update(done - bar.n)
+        bar.set_postfix(cost=f"{cost:.3f}", acc=f"{accuracy:.3f}", refresh=False)
+
+    def on_epoch(record: Any, improved: bool) -> None:
+        nonlocal bar
+        if bar is not None:
+            bar.close()
+            bar = None
+        mark = "  * saved" if improved else ""
+        click.echo(
+            f"epoch {record.epoch:3d}/{config.epochs}  cost {record.train_cost:.4f}"
+            f"  acc {record.train_accuracy:.4f}  val cost {record.validation_cost:.4f}"
+            f"  val acc {record.validation_accuracy:.4f}  {record.images_per_second:,.0f} img/s"
+            f"  {record.seconds:.1f}s{mark}",
+            err=True,
+        )
+
+    try:
+        result = runner.run(
+            config,
+            output,
+            mirrors=list(mirrors) or None,
+            progress=not quiet,
+            on_batch=on_batch,
+            on_epoch=on_epoch,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    best = result.best
+    assert best is not None  # epochs >= 1
+    click.echo(
+        f"best validation accuracy {best.validation_accuracy:.4f} at epoch {best.epoch};"
+        f" trained in {result.train_seconds:.1f}s; saved {output}"
+    )
+
+
+# -- evaluate -----------------------------------------------------------------------
+
+
+@main.command()
+@checkpoint_option
+@data_dir_option
+@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
+@json_option
+def evaluate(checkpoint_path: Path, data_dir: Path | None, split: str, as_json: bool) -> None:
+    """Accuracy, per-class precision and recall, and the confusion matrix."""
+    from digitnet import checkpoint, datasets, metrics
+    from digitnet.train import score, to_inputs
+
+    ckpt = checkpoint.load(checkpoint_path)
+    folder = _resolve_data_dir(data_dir)
+    datasets.ensure_dataset(ckpt.config.dataset, folder, progress=not as_json)
+    images, labels = datasets.load_split(ckpt.config.dataset, folder, split)
+    _, _, predicted = score(ckpt.params, to_inputs(images), labels, ckpt.config, n_train=1)
+    rep = metrics.report(labels, predicted)
+    if as_json:
+        out: dict[str, Any] = {
+            "checkpoint": str(checkpoint_path),
+            "dataset": ckpt.config.dataset,
+            "split": split,
+        }
+        out.update({"n": len(labels), **rep.to_dict()})
+        click.echo(json.dumps(out))
+        return
+    click.echo(_format_report(rep, f"{ckpt.config.dataset} {split} split", len(labels)))
+
+
+def _format_report(rep: Any, title: str, n: int) -> str:
+    lines = [
+        f"{title}: {n:,} images",
+        f"accuracy {rep.accuracy:.2%}  (error {1 - rep.accuracy:.2%})",
+        "",
+        "class  precision  recall  support",
+    ]
+    for c in range(len(rep.precision)):
+        lines.append(
+            f"{c:>5}  {rep.precision[c]:>9.2%}  {rep.recall[c]:>6.2%}  {rep.support[c]:>7,}"
+        )
+    lines += ["", "confusion matrix (rows: true digit, columns: predicted)"]
+    lines.append("      " + "".join(f"{c:>6}" for c in range(len(rep.confusion))))
+    for c, row in enumerate(rep.confusion):
+        lines.append(f"{c:>5} " + "".join(f"{v:>6}" for v in row))
+    return "\n".join(lines)
+
+
+# -- predict ------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@checkpoint_option
+@click.option(
+    "--top-k",
+    type=click.IntRange(1, 10),
+    default=1,
+    show_default=True,
+    help="Show the k most likely digits.",
+)
+@json_option
+def predict(images: Sequence[Path], checkpoint_path: Path, top_k: int, as_json: bool) -> None:
+    """Read the digit in each IMAGE (PNG, JPEG, …; dark-on-light or light-on-dark).
+
+    Exits non-zero if any image could not be read; the others are still predicted.
+    """
+    import numpy as np
+
+    from digitnet import checkpoint
+    from digitnet.network import predict_proba
+    from digitnet.preprocess import image_to_input
+
+    ckpt = checkpoint.load(checkpoint_path)
+    inputs: list[Any] = []
+    results: list[dict[str, Any]] = []
+    for path in images:
+        try:
+            inputs.append(image_to_input(path))
+            results.append({"file": str(path)})
+        except DigitnetError as exc:
+            results.append({"file": str(path), "error": str(exc)})
+    good = [r for r in results if "error" not in r]
+    if good:
+        probabilities = predict_proba(
+            ckpt.params, np.stack(inputs), ckpt.config.activation, ckpt.config.output
+        )
+        for result, p in zip(good, probabilities, strict=True):
+            digit = int(np.argmax(p))
+            result.update(
+                digit=digit,
+                confidence=round(float(p[digit]), 6),
+                probabilities=[round(float(x), 6) for x in p],
+            )
+    failed = 0
+    for result in results:
+        if "error" in result:
+            failed += 1
+            if not as_json:
+                click.echo(f"Error: {result['error']}", err=True)
+        if as_json:
+            click.echo(json.dumps(result))
+        elif "error" not in result:
+            ranked = np.argsort(result["probabilities"])[::-1][:top_k]
+            text = ", ".join(f"{d} ({result['probabilities'][d]:.1%})" for d in ranked)
+            click.echo(f"{result['file']}: {text}")
+    if failed:
+        sys.exit(1)
+
+
+# -- info ---------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument(
+    "checkpoint_path", metavar="CKPT", type=click.Path(path_type=Path), default=DEFAULT_CHECKPOINT
+)
+@json_option
+def info(checkpoint_path: Path, as_json: bool) -> None:
+    """Show how a checkpoint was made: architecture, settings, figures."""
+    from digitnet import checkpoint
+
+    ckpt = checkpoint.load(checkpoint_path)
+    data = {
+        "checkpoint": str(checkpoint_path),
+        "created": ckpt.created,
+        "digitnet_version": ckpt.version,
+        "architecture": f"784-{ckpt.params.hidden_size}-10",
+        "config": ckpt.config.to_dict(),
+        "metrics": ckpt.metrics,
+    }
+    if as_json:
+        click.echo(json.dumps(data))
+        return
+    click.echo(
+        f"{checkpoint_path}: {data['architecture']} network, digitnet {ckpt.version},"
+        f" created {ckpt.created}"
+    )
+    for key, value in ckpt.config.to_dict().items():
+        click.echo(f"  {key:<16} {value}")
+    for key, value in ckpt.metrics.items():
+        click.echo(
+            f"  {key:<16} {value:.4f}" if isinstance(value, float) else f"  {key:<16} {value}"
+        )

@@ -1,0 +1,169 @@
+"""Training configuration: typed, validated, and layered.
+
+Precedence, lowest first: the built-in defaults below < a YAML file (``--config``)
+< command-line flags. YAML is read with ``yaml.safe_load`` (no tag constructs an
+object). Unknown keys, wrong types and out-of-range values are ``ConfigError``s
+that name the key, the value and where it came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from digitnet.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of a training run. configs/default.yaml documents each key."""
+
+    # data
+    dataset: str = "mnist"
+    data_dir: str = "data"
+    validation_size: int = (
+        5000  # held out from the end of the training set (Nielsen: 10k; we keep 55k)
+    )
+    # model
+    hidden_size: int = 300
+    activation: str = "sigmoid"  # the seed's choice
+    output: str = "softmax"  # softmax + cross-entropy, or the seed's sigmoid + logistic cost
+    # optimiser: mini-batch SGD with momentum
+    learning_rate: float = 0.1
+    momentum: float = 0.9
+    l2: float = 2.0  # λ in J(θ) = … + (λ/2n) Σ θ², n = training set size
+    batch_size: int = 100
+    epochs: int = 30
+    # reproducibility
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _one_of(*choices: str) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if value in choices else f"must be one of {', '.join(choices)}"
+
+    return check
+
+
+def _at_least(low: float) -> Callable[[Any], str | None]:
+    return lambda value: None if value >= low else f"must be at least {low}"
+
+
+def _positive(value: Any) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def _fraction(value: Any) -> str | None:
+    return None if 0 <= value < 1 else "must be in [0, 1)"
+
+
+#: key -> range/choice check (types come from the dataclass annotations)
+_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "dataset": _one_of("mnist"),
+    "validation_size": _at_least(0),
+    "hidden_size": _at_least(1),
+    "activation": _one_of("sigmoid", "tanh", "relu"),
+    "output": _one_of("softmax", "sigmoid"),
+    "learning_rate": _positive,
+    "momentum": _fraction,
+    "l2": _at_least(0),
+    "batch_size": _at_least(1),
+    "epochs": _at_least(1),
+    "seed": _at_least(0),
+}
+
+_TYPES: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
+
+
+def _field_types() -> dict[str, type]:
+    return {f.name: _TYPES[str(f.type)] for f in dataclasses.fields(Config)}
+
+
+def _coerce(key: str, value: Any, source: str) -> Any:
+    """Check one value's type (ints are accepted where floats are expected)."""
+    expected = _field_types()[key]
+    ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    if not ok:
+        raise ConfigError(
+            f"{source}: {key} = {value!r} should be {expected.__name__} — fix the value"
+        )
+    problem = _CHECKS[key](value) if key in _CHECKS else None
+    if problem:
+        raise ConfigError(f"{source}: {key} = {value!r} {problem} — fix the value")
+    return value
+
+
+def _unknown_key_error(key: str, source: str) -> ConfigError:
+    guess = difflib.get_close_matches(key, _field_types(), n=1)
+    hint = f"did you mean '{guess[0]}'?" if guess else "see configs/default.yaml for the keys"
+    return ConfigError(f"{source}: unknown key '{key}' — {hint}")
+
+
+def apply(config: Config, values: Mapping[str, Any], source: str) -> Config:
+    """Return ``config`` with ``values`` laid over it, each validated."""
+    changes: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in _field_types():
+            raise _unknown_key_error(str(key), source)
+        changes[key] = _coerce(key, value, source)
+    merged = dataclasses.replace(config, **changes)
+    _check_together(merged, source)
+    return merged
+
+
+def _check_together(config: Config, source: str) -> None:
+    if config.validation_size >= 60000:
+        raise ConfigError(
+            f"{source}: validation_size = {config.validation_size} leaves no training images"
+            " — use fewer than 60000"
+        )
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a config file into a mapping with ``yaml.safe_load``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist — check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc} — check the file") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise ConfigError(f"{path} is not valid YAML{line} — fix the syntax") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path} must hold a mapping of key: value lines — see configs/default.yaml"
+        )
+    return data
+
+
+def load(path: Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
+    """Defaults < the file at ``path`` < ``overrides`` (command-line flags; None values skipped)."""
+    config = Config()
+    if path is not None:
+        config = apply(config, read_yaml(path), str(path))
+    if overrides:
+        given = {k: v for k, v in overrides.items() if v is not None}
+        config = apply(config, given, "command line")
+    return config
+
+
+def from_dict(values: Mapping[str, Any], source: str) -> Config:
+    """A config saved in a checkpoint's metadata; keys from newer versions are an error."""
+    return apply(Config(), values, source)

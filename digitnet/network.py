@@ -1,0 +1,200 @@
+"""The 784-H-10 network: parameters, forward pass, cost J(θ) and backpropagation.
+
+Written by hand in numpy, in the notation of the derivation (docs/backprop.md),
+whose numbered equations (B1)…(B8) are cited at the lines that compute them.
+
+Two departures from the notes, stated once:
+
+* θ^(l) maps layer l to layer l+1, so ``W1`` (with ``b1``) produces ``Z2``. The
+  bias column of θ^(l) is stored apart: θ^(1) = [b1 | W1], θ^(2) = [b2 | W2].
+* Rows are examples. Where the notes write z^(2) = θ^(1) a^(1) for one column
+  vector, the code computes ``Z2 = A1 @ W1.T + b1`` for a mini-batch of m rows.
+
+The L2 term (λ/2n) Σ θ² covers the non-bias weights only. Its n is the size of
+the training set (as in Ng's J(θ)); on a mini-batch of m examples the data term
+is the batch mean and the L2 term keeps the training set's n, so the mini-batch
+cost is an unbiased estimate of the full J(θ). When ``n_train`` is not given,
+n = m, which is exactly the table in DESIGN.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import TypeAlias
+
+import numpy as np
+from numpy.typing import NDArray
+
+from digitnet.activations import ACTIVATIONS, log_softmax, sigmoid, softmax, softplus
+
+Array: TypeAlias = NDArray[np.floating]
+Labels: TypeAlias = NDArray[np.integer]
+
+N_INPUTS = 784  # a^(1): 28 × 28 pixels
+N_CLASSES = 10  # a^(3): one unit per digit
+OUTPUTS = ("softmax", "sigmoid")
+
+
+@dataclass
+class Params:
+    """θ^(1) = [b1 | W1] and θ^(2) = [b2 | W2]."""
+
+    W1: Array  # (H, 784)  θ^(1) without its bias column
+    b1: Array  # (H,)      θ^(1) bias column
+    W2: Array  # (10, H)   θ^(2) without its bias column
+    b2: Array  # (10,)     θ^(2) bias column
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.W1.shape[0])
+
+    def arrays(self) -> dict[str, Array]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def copy(self) -> Params:
+        return Params(**{name: a.copy() for name, a in self.arrays().items()})
+
+    def astype(self, dtype: type[np.floating] | np.dtype[np.floating]) -> Params:
+        return Params(**{name: a.astype(dtype) for name, a in self.arrays().items()})
+
+
+@dataclass
+class Cache:
+    """What the forward pass keeps for backprop (one row per example)."""
+
+    A1: Array  # (m, 784)  a^(1) = x
+    A2: Array  # (m, H)    a^(2) = g(z^(2))
+    A3: Array  # (m, 10)   a^(3) = h_θ(x)
+    Z3: Array  # (m, 10)   z^(3), kept for a stable cost
+
+
+def init_params(
+    hidden_size: int,
+    activation: str,
+    rng: np.random.Generator,
+    dtype: type[np.floating] = np.float32,
+) -> Params:
+    """Random weights scaled to the layer's fan-in; zero biases.
+
+    The scale keeps z^(l) of order one at the start, so g is neither saturated
+    (sigmoid, tanh) nor dead (relu): 1/√n_in for sigmoid (Nielsen, ch. 3),
+    Glorot's √(2/(n_in+n_out)) for tanh, He's √(2/n_in) for relu.
+    """
+
+    def weights(n_out: int, n_in: int) -> Array:
+        if activation == "relu":
+            std = np.sqrt(2.0 / n_in)
+        elif activation == "tanh":
+            std = np.sqrt(2.0 / (n_in + n_out))
+        else:
+            std = np.sqrt(1.0 / n_in)
+        scaled: Array = rng.standard_normal((n_out, n_in)) * std
+        return scaled.astype(dtype)
+
+    return Params(
+        W1=weights(hidden_size, N_INPUTS),
+        b1=np.zeros(hidden_size, dtype=dtype),
+        W2=weights(N_CLASSES, hidden_size),
+        b2=np.zeros(N_CLASSES, dtype=dtype),
+    )
+
+
+def forward(params: Params, A1: Array, activation: str, output: str = "softmax") -> Cache:
+    """Forward pass for a mini-batch A1 of shape (m, 784)."""
+    g, _ = ACTIVATIONS[activation]
+    Z2 = A1 @ params.W1.T  # (m, H)   (B1) z^(2) = θ^(1) a^(1)
+    Z2 += params.b1
+    A2 = g(Z2, out=Z2)  # (m, H)   (B2) a^(2) = g(z^(2)), in place: z^(2) is not needed again
+    Z3 = A2 @ params.W2.T  # (m, 10)  (B3) z^(3) = θ^(2) a^(2)
+    Z3 += params.b2
+    A3 = softmax(Z3) if output == "softmax" else sigmoid(Z3)  # (m, 10)  (B4) a^(3) = h_θ(x)
+    return Cache(A1=A1, A2=A2, A3=A3, Z3=Z3)
+
+
+def predict_proba(params: Params, A1: Array, activation: str, output: str = "softmax") -> Array:
+    """h_θ(x) for each row of A1: (m, 10). With a sigmoid output the rows are renormalised
+    to sum to one, so both outputs can be read as class probabilities."""
+    A3 = forward(params, A1, activation, output).A3
+    if output == "sigmoid":
+        A3 /= A3.sum(axis=1, keepdims=True)
+    return A3
+
+
+def l2_penalty(params: Params, l2: float, n: int) -> float:
+    """(λ/2n) Σ θ² over the non-bias weights."""
+    squares = np.vdot(params.W1, params.W1) + np.vdot(params.W2, params.W2)
+    return float(l2 / (2 * n) * squares)
+
+
+def data_cost(Z3: Array, y: Labels, output: str) -> float:
+    """The data term of J(θ), averaged over the m rows, from the raw outputs z^(3).
+
+    softmax: −(1/m) Σ_i log a^(3)_{i, y_i}, via log-softmax so there is never a log(0).
+    sigmoid: −(1/m) Σ_i Σ_k [y_ik log a_ik + (1 − y_ik) log(1 − a_ik)], the seed's
+    logistic cost, via log σ(z) = −softplus(−z) and log(1 − σ(z)) = −softplus(z).
+    """
+    m = Z3.shape[0]
+    rows = np.arange(m)
+    if output == "softmax":
+        return float(-log_softmax(Z3)[rows, y].sum() / m)
+    # Σ_k softplus(z_k) counts every class as a negative; swap the true class's
+    # term for its positive form: softplus(−z) = softplus(z) − z.
+    total = softplus(Z3).sum() - Z3[rows, y].sum()
+    return float(total / m)
+
+
+def cost(
+    params: Params,
+    A1: Array,
+    y: Labels,
+    activation: str,
+    output: str = "softmax",
+    l2: float = 0.0,
+    n_train: int | None = None,
+) -> float:
+    """J(θ) on a mini-batch: data term plus (λ/2n) Σ θ² (B5)."""
+    cache = forward(params, A1, activation, output)
+    n = A1.shape[0] if n_train is None else n_train
+    return data_cost(cache.Z3, y, output) + l2_penalty(params, l2, n)
+
+
+def output_error(A3: Array, y: Labels) -> Array:
+    """(B6) δ^(3) = a^(3) − y (y one-hot), written into a copy of A3.
+
+    The identity holds for softmax with cross-entropy and for sigmoid outputs with
+    the logistic cost: in both, ∂J/∂z^(3) collapses to a − y (docs/backprop.md).
+    """
+    delta3 = A3.copy()
+    delta3[np.arange(A3.shape[0]), y] -= 1.0
+    return delta3
+
+
+def backprop(
+    params: Params,
+    cache: Cache,
+    y: Labels,
+    activation: str,
+    l2: float = 0.0,
+    n_train: int | None = None,
+) -> Params:
+    """∂J/∂θ for every parameter block, from a forward pass's cache.
+
+    (B6) δ^(3) = a^(3) − y
+    (B7) δ^(2) = (θ^(2))ᵀ δ^(3) ⊙ g′(z^(2)), bias row of θ^(2) dropped
+    (B8) ∂J/∂θ^(l) = (1/m) δ^(l+1) (a^(l))ᵀ + (λ/n) θ^(l), no λ on the bias column
+    """
+    _, g_prime_times = ACTIVATIONS[activation]
+    m = cache.A1.shape[0]
+    n = m if n_train is None else n_train
+    delta3 = output_error(cache.A3, y)  # (m, 10)  (B6)
+    grad_W2 = delta3.T @ cache.A2  # (10, H)  (B8) Σ_i δ^(3) (a^(2))ᵀ
+    grad_W2 *= 1.0 / m
+    grad_W2 += (l2 / n) * params.W2
+    grad_b2 = delta3.mean(axis=0)  # (10,)    (B8) bias: a^(2)_0 = 1, no λ
+    delta2 = delta3 @ params.W2  # (m, H)   (B7) (θ^(2))ᵀ δ^(3) without the bias row
+    g_prime_times(cache.A2, delta2)  # (B7) ⊙ g′(z^(2))
+    grad_W1 = delta2.T @ cache.A1  # (H, 784) (B8)
+    grad_W1 *= 1.0 / m
+    grad_W1 += (l2 / n) * params.W1
+    grad_b1 = delta2.mean(axis=0)  # (H,)
+    return Params(W1=grad_W1, b1=grad_b1, W2=grad_W2, b2=grad_b2)

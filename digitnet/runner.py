@@ -1,0 +1,94 @@
+"""A training run from start to finish: data, the loop, checkpoints and history.
+
+``train.py`` knows only arrays; this module adds the files around it. It keeps
+the best parameters by *validation* accuracy (the test set never chooses
+anything), saves them atomically at the output path whenever they improve,
+and rewrites the metrics history beside the checkpoint after every epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from digitnet import checkpoint, datasets
+from digitnet.atomic import write_text
+from digitnet.config import Config
+from digitnet.train import BatchHook, EpochRecord, split_validation, train
+
+EpochHook = Callable[[EpochRecord, bool], None]  # (record, is it the best so far)
+
+
+def history_path(checkpoint_path: Path) -> Path:
+    """checkpoints/model.npz -> checkpoints/model.history.json"""
+    return checkpoint_path.with_name(checkpoint_path.stem + ".history.json")
+
+
+@dataclass
+class RunResult:
+    best: EpochRecord | None
+    history: list[EpochRecord] = field(default_factory=list)
+    train_seconds: float = 0.0
+
+
+def load_training_data(
+    config: Config, data_dir: Path, mirrors: Sequence[str] | None, progress: bool
+) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+    """The training split, downloaded first if any file is missing."""
+    datasets.ensure_dataset(config.dataset, data_dir, mirrors, progress=progress)
+    return datasets.load_split(config.dataset, data_dir, "train")
+
+
+def run(
+    config: Config,
+    output: Path,
+    *,
+    mirrors: Sequence[str] | None = None,
+    progress: bool = True,
+    on_batch: BatchHook | None = None,
+    on_epoch: EpochHook | None = None,
+) -> RunResult:
+    images, labels = load_training_data(config, Path(config.data_dir), mirrors, progress)
+    data = split_validation(images, labels, config.validation_size)
+    result = RunResult(best=None)
+    started = time.perf_counter()
+    for record, params in train(config, data, on_batch=on_batch):
+        result.history.append(record)
+        result.train_seconds = time.perf_counter() - started
+        # With no validation split, the latest epoch is the best one we can know of.
+        improved = (
+            result.best is None
+            or not data.X_val.size
+            or record.validation_accuracy > result.best.validation_accuracy
+        )
+        if improved:
+            result.best = record
+            checkpoint.save(
+                output,
+                checkpoint.Checkpoint(
+                    params=params,
+                    config=config,
+                    metrics={
+                        "best_epoch": record.epoch,
+                        "validation_accuracy": record.validation_accuracy,
+                        "validation_cost": record.validation_cost,
+                        "train_accuracy": record.train_accuracy,
+                        "train_seconds": result.train_seconds,
+                        "n_train": len(data.X_train),
+                        "n_validation": len(data.X_val),
+                    },
+                ),
+            )
+        write_text(
+            history_path(output),
+            json.dumps([r.to_dict() for r in result.history], indent=1) + "\n",
+        )
+        if on_epoch is not None:
+            on_epoch(record, improved)
+    return result

@@ -1,0 +1,170 @@
+"""The mini-batch training loop: SGD with momentum, shuffling, validation.
+
+No I/O here: ``train`` yields one ``EpochRecord`` per epoch (with the current
+parameters) and calls an optional ``on_batch`` hook for progress bars; the caller
+(``runner.py``) decides what to save and print.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from digitnet.config import Config
+from digitnet.errors import TrainingError
+from digitnet.network import N_INPUTS, Params, backprop, data_cost, forward, init_params, l2_penalty
+
+#: a^(1) = pixel / 255 ∈ [0, 1] (DESIGN.md)
+PIXEL_SCALE = np.float32(1 / 255)
+EVAL_BATCH = 2000  # rows per forward pass when scoring; bounds memory, big enough for BLAS
+
+
+@dataclass
+class TrainingData:
+    """Float32 inputs a^(1) (rows are examples) and integer labels, split in two."""
+
+    X_train: NDArray[np.float32]  # (n, 784)
+    y_train: NDArray[np.uint8]  # (n,)
+    X_val: NDArray[np.float32]  # (v, 784)
+    y_val: NDArray[np.uint8]  # (v,)
+
+
+def to_inputs(images: NDArray[np.uint8]) -> NDArray[np.float32]:
+    """(n, 28, 28) uint8 pixels -> (n, 784) float32 a^(1) in [0, 1]."""
+    flat = images.reshape(len(images), N_INPUTS)
+    return np.multiply(flat, PIXEL_SCALE, dtype=np.float32)
+
+
+def split_validation(
+    images: NDArray[np.uint8], labels: NDArray[np.uint8], validation_size: int
+) -> TrainingData:
+    """Hold out the *last* ``validation_size`` training images for validation.
+
+    A fixed tail (not a random draw) keeps the split identical across seeds and
+    runs, so validation figures are comparable; the test set is never touched.
+    """
+    n_train = len(images) - validation_size
+    X = to_inputs(images)
+    return TrainingData(
+        X_train=X[:n_train], y_train=labels[:n_train], X_val=X[n_train:], y_val=labels[n_train:]
+    )
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    train_cost: float  # J(θ) averaged over the epoch's mini-batches, as trained
+    train_accuracy: float  # accuracy on the mini-batches as they were trained
+    validation_cost: float
+    validation_accuracy: float
+    learning_rate: float
+    seconds: float
+    images_per_second: float
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def score(
+    params: Params, X: NDArray[np.float32], y: NDArray[np.integer], config: Config, n_train: int
+) -> tuple[float, float, NDArray[np.int64]]:
+    """(J(θ), accuracy, predicted labels) over all rows, in batches."""
+    if len(X) == 0:
+        return float("nan"), float("nan"), np.empty(0, dtype=np.int64)
+    predicted = np.empty(len(X), dtype=np.int64)
+    total_cost = 0.0
+    for start in range(0, len(X), EVAL_BATCH):
+        stop = min(start + EVAL_BATCH, len(X))
+        cache = forward(params, X[start:stop], config.activation, config.output)
+        total_cost += data_cost(cache.Z3, y[start:stop], config.output) * (stop - start)
+        predicted[start:stop] = cache.Z3.argmax(axis=1)
+    cost = total_cost / len(X) + l2_penalty(params, config.l2, n_train)
+    return cost, float(np.mean(predicted == y)), predicted
+
+
+#: called after every mini-batch with (epoch, images done this epoch, images per epoch,
+#: batch cost, batch accuracy): enough for a progress bar
+BatchHook = Callable[[int, int, int, float, float], None]
+
+
+def train(
+    config: Config,
+    data: TrainingData,
+    params: Params | None = None,
+    on_batch: BatchHook | None = None,
+) -> Iterator[tuple[EpochRecord, Params]]:
+    """Train for ``config.epochs`` epochs, yielding each epoch's record and parameters.
+
+    One ``np.random.default_rng(config.seed)`` drives initialisation and shuffling,
+    so a rerun with the same seed gives identical parameters.
+    """
+    rng = np.random.default_rng(config.seed)
+    if params is None:
+        params = init_params(config.hidden_size, config.activation, rng)
+    n = len(data.X_train)
+    if n == 0:
+        raise TrainingError(
+            "no training images left after the validation split — lower validation_size"
+        )
+    velocity = Params(**{name: np.zeros_like(a) for name, a in params.arrays().items()})
+    batch_size = min(config.batch_size, n)
+    # One preallocated buffer for the gathered mini-batch: no large fresh allocation per step.
+    X_batch = np.empty((batch_size, N_INPUTS), dtype=np.float32)
+    y_batch = np.empty(batch_size, dtype=data.y_train.dtype)
+
+    for epoch in range(1, config.epochs + 1):
+        started = time.perf_counter()
+        order = rng.permutation(n)
+        cost_sum, correct, done = 0.0, 0, 0
+        for start in range(0, n, batch_size):
+            rows = order[start : start + batch_size]
+            m = len(rows)
+            A1, y = X_batch[:m], y_batch[:m]
+            np.take(data.X_train, rows, axis=0, out=A1)
+            np.take(data.y_train, rows, out=y)
+
+            cache = forward(params, A1, config.activation, config.output)
+            batch_cost = data_cost(cache.Z3, y, config.output)
+            if not np.isfinite(batch_cost):
+                raise TrainingError(
+                    f"the cost became {batch_cost} in epoch {epoch} — lower the learning rate"
+                    f" (now {config.learning_rate})"
+                )
+            batch_correct = int(np.count_nonzero(cache.Z3.argmax(axis=1) == y))
+            grads = backprop(params, cache, y, config.activation, config.l2, n_train=n)
+            _momentum_step(params, velocity, grads, config.learning_rate, config.momentum)
+
+            cost_sum += batch_cost * m
+            correct += batch_correct
+            done += m
+            if on_batch is not None:
+                on_batch(epoch, done, n, batch_cost, batch_correct / m)
+
+        seconds = time.perf_counter() - started
+        val_cost, val_accuracy, _ = score(params, data.X_val, data.y_val, config, n)
+        record = EpochRecord(
+            epoch=epoch,
+            train_cost=cost_sum / n + l2_penalty(params, config.l2, n),
+            train_accuracy=correct / n,
+            validation_cost=val_cost,
+            validation_accuracy=val_accuracy,
+            learning_rate=config.learning_rate,
+            seconds=seconds,
+            images_per_second=n / seconds,
+        )
+        yield record, params
+
+
+def _momentum_step(
+    params: Params, velocity: Params, grads: Params, learning_rate: float, momentum: float
+) -> None:
+    """Classical momentum, in place: v ← μ v − η ∂J/∂θ; θ ← θ + v."""
+    for name, theta in params.arrays().items():
+        v = getattr(velocity, name)
+        v *= momentum
+        v -= learning_rate * getattr(grads, name)
+        theta += v
