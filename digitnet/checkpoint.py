@@ -89,7 +89,8 @@ def load(path: Path) -> Checkpoint:
         raise CheckpointError(f"{path} is a directory — pass the checkpoint's .npz file")
     foreign = f"{path} is not a digitnet checkpoint"
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        # Open the file ourselves: np.load leaks its handle when the zip is damaged.
+        with path.open("rb") as handle, np.load(handle, allow_pickle=False) as npz:
             files = {name: npz[name] for name in npz.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
         # ValueError is also what np.load raises for a pickle it refuses to run.

@@ -1,0 +1,190 @@
+"""The hand-written network: shapes, stability, and gradients against finite differences."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from digitnet import network
+from digitnet.activations import log_softmax, sigmoid, softmax
+from digitnet.network import Params
+
+ACTIVATIONS = ["sigmoid", "tanh", "relu"]
+OUTPUTS = ["softmax", "sigmoid"]
+
+
+def tiny_problem(activation: str, hidden: int = 6, m: int = 5, seed: int = 0):
+    """A float64 784-H-10 network and a batch; float64 so finite differences are exact enough."""
+    rng = np.random.default_rng(seed)
+    params = network.init_params(hidden, activation, rng, dtype=np.float64)
+    # Non-zero biases so their gradients are exercised away from the symmetric start.
+    params.b1[:] = rng.normal(0, 0.5, hidden)
+    params.b2[:] = rng.normal(0, 0.5, 10)
+    X = rng.random((m, network.N_INPUTS))
+    y = rng.integers(0, 10, m)
+    return params, X, y
+
+
+def numerical_gradient(params: Params, X, y, activation, output, l2, n_train, eps=1e-6):
+    """Centred differences (J(θ+ε) − J(θ−ε)) / 2ε for a sample of entries of each block."""
+    rng = np.random.default_rng(1)
+    estimates = {}
+    for name, theta in params.arrays().items():
+        flat = theta.reshape(-1)
+        picked = rng.choice(flat.size, size=min(flat.size, 30), replace=False)
+        values = []
+        for i in picked:
+            saved = flat[i]
+            flat[i] = saved + eps
+            plus = network.cost(params, X, y, activation, output, l2, n_train)
+            flat[i] = saved - eps
+            minus = network.cost(params, X, y, activation, output, l2, n_train)
+            flat[i] = saved
+            values.append((plus - minus) / (2 * eps))
+        estimates[name] = (picked, np.array(values))
+    return estimates
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_backprop_matches_finite_differences(activation, output):
+    params, X, y = tiny_problem(activation)
+    l2, n_train = 0.7, 40
+    cache = network.forward(params, X, activation, output)
+    grads = network.backprop(params, cache, y, activation, l2, n_train)
+    for name, (picked, numeric) in numerical_gradient(
+        params, X, y, activation, output, l2, n_train
+    ).items():
+        analytic = getattr(grads, name).reshape(-1)[picked]
+        # relative error of the whole block, as in Ng's ex4 check
+        rel = np.linalg.norm(analytic - numeric) / np.linalg.norm(analytic + numeric)
+        assert rel < 1e-6, f"{activation}/{output} {name}: relative error {rel:.2e}"
+
+
+@settings(deadline=None, max_examples=15)
+@given(
+    activation=st.sampled_from(ACTIVATIONS),
+    output=st.sampled_from(OUTPUTS),
+    hidden=st.integers(1, 8),
+    m=st.integers(1, 6),
+    l2=st.floats(0, 5),
+    seed=st.integers(0, 10_000),
+)
+def test_backprop_matches_finite_differences_random_shapes(activation, output, hidden, m, l2, seed):
+    params, X, y = tiny_problem(activation, hidden, m, seed)
+    cache = network.forward(params, X, activation, output)
+    grads = network.backprop(params, cache, y, activation, l2, n_train=None)
+    for name, (picked, numeric) in numerical_gradient(params, X, y, activation, output, l2, None).items():
+        analytic = getattr(grads, name).reshape(-1)[picked]
+        scale = np.linalg.norm(analytic) + np.linalg.norm(numeric)
+        if scale < 1e-9:  # e.g. every relu unit dead: both must be ~0
+            assert np.allclose(analytic, 0, atol=1e-9)
+            continue
+        assert np.linalg.norm(analytic - numeric) / scale < 1e-6, name
+
+
+def test_bias_gradient_carries_no_l2_term():
+    params, X, y = tiny_problem("sigmoid")
+    cache = network.forward(params, X, "sigmoid", "softmax")
+    plain = network.backprop(params, cache, y, "sigmoid", l2=0.0)
+    cache = network.forward(params, X, "sigmoid", "softmax")
+    regularised = network.backprop(params, cache, y, "sigmoid", l2=3.0)
+    np.testing.assert_allclose(plain.b1, regularised.b1)
+    np.testing.assert_allclose(plain.b2, regularised.b2)
+    # ... while the weights get exactly (λ/m) θ more (n = m here)
+    m = X.shape[0]
+    np.testing.assert_allclose(regularised.W1 - plain.W1, 3.0 / m * params.W1, atol=1e-12)
+
+
+def test_cost_adds_l2_over_non_bias_weights_only():
+    params, X, y = tiny_problem("tanh")
+    base = network.cost(params, X, y, "tanh", "softmax", l2=0.0)
+    with_l2 = network.cost(params, X, y, "tanh", "softmax", l2=2.0, n_train=10)
+    squares = (params.W1**2).sum() + (params.W2**2).sum()
+    assert with_l2 - base == pytest.approx(2.0 / (2 * 10) * squares)
+
+
+def test_forward_shapes_and_float32():
+    rng = np.random.default_rng(0)
+    params = network.init_params(32, "relu", rng)
+    X = rng.random((7, 784), dtype=np.float32)
+    cache = network.forward(params, X, "relu", "softmax")
+    assert cache.A2.shape == (7, 32)
+    assert cache.A3.shape == (7, 10)
+    for array in (cache.A2, cache.A3, cache.Z3):
+        assert array.dtype == np.float32
+    np.testing.assert_allclose(cache.A3.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_hand_worked_softmax_example():
+    """A 784-1-10 network small enough to follow on paper.
+
+    W1 = 0, b1 = 0  ->  z^(2) = 0, a^(2) = σ(0) = 0.5
+    W2 = 0, b2 = [ln 2, 0, …, 0]  ->  z^(3) = b2, a^(3) = [2, 1, …, 1] / 11
+    J for label 0 = −log(2/11) = log(5.5); δ^(3) = a^(3) − e_0 = [2/11 − 1, 1/11, …]
+    ∂J/∂b2 = δ^(3); ∂J/∂W2 = δ^(3) a^(2) = δ^(3) / 2; δ^(2) = W2ᵀ δ^(3) ⊙ σ′ = 0.
+    """
+    params = Params(
+        W1=np.zeros((1, 784)),
+        b1=np.zeros(1),
+        W2=np.zeros((10, 1)),
+        b2=np.array([np.log(2.0)] + [0.0] * 9),
+    )
+    X = np.ones((1, 784))
+    y = np.array([0])
+    assert network.cost(params, X, y, "sigmoid", "softmax") == pytest.approx(np.log(5.5))
+    cache = network.forward(params, X, "sigmoid", "softmax")
+    grads = network.backprop(params, cache, y, "sigmoid")
+    expected_delta3 = np.array([2 / 11 - 1] + [1 / 11] * 9)
+    np.testing.assert_allclose(grads.b2, expected_delta3)
+    np.testing.assert_allclose(grads.W2[:, 0], expected_delta3 / 2)
+    np.testing.assert_allclose(grads.W1, 0.0)
+    np.testing.assert_allclose(grads.b1, 0.0)
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_extreme_logits_give_finite_cost_and_no_warnings(output):
+    params = Params(
+        W1=np.full((3, 784), 50.0, dtype=np.float32),
+        b1=np.zeros(3, dtype=np.float32),
+        W2=np.array([[1e4] * 3] + [[-1e4] * 3] * 9, dtype=np.float32),
+        b2=np.zeros(10, dtype=np.float32),
+    )
+    X = np.ones((2, 784), dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for activation in ACTIVATIONS:
+            right = network.cost(params, X, np.array([0, 0]), activation, output)
+            wrong = network.cost(params, X, np.array([1, 1]), activation, output)
+            assert np.isfinite(right)
+            assert np.isfinite(wrong)
+            assert wrong > 1000  # a confidently wrong answer costs a lot, not inf
+
+
+def test_softmax_is_stable_and_shift_invariant():
+    Z = np.array([[1e4, 0.0, -1e4], [1.0, 2.0, 3.0]], dtype=np.float32)
+    A = softmax(Z)
+    assert np.all(np.isfinite(A))
+    np.testing.assert_allclose(A.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(softmax(Z[1:] + 1000), A[1:], rtol=1e-5)
+    np.testing.assert_allclose(np.exp(log_softmax(Z)), A, atol=1e-7)
+
+
+def test_sigmoid_saturates_without_overflow():
+    z = np.array([-1e5, -100.0, 0.0, 100.0, 1e5], dtype=np.float32)
+    a = sigmoid(z)
+    np.testing.assert_allclose(a, [0, 0, 0.5, 1, 1], atol=1e-7)
+    assert a.dtype == np.float32
+
+
+def test_init_is_reproducible_and_scaled_to_fan_in():
+    a = network.init_params(100, "sigmoid", np.random.default_rng(3))
+    b = network.init_params(100, "sigmoid", np.random.default_rng(3))
+    np.testing.assert_array_equal(a.W1, b.W1)
+    assert a.W1.std() == pytest.approx(1 / np.sqrt(784), rel=0.05)
+    relu = network.init_params(100, "relu", np.random.default_rng(3))
+    assert relu.W1.std() == pytest.approx(np.sqrt(2 / 784), rel=0.05)
