@@ -375,3 +375,7 @@ def info(checkpoint_path: Path, as_json: bool) -> None:
         click.echo(
             f"  {key:<16} {value:.4f}" if isinstance(value, float) else f"  {key:<16} {value}"
         )
+
+
+# -- seeing inside: gradcheck, diagram, explain, weights (digitnet/commands/inspect.py) ----
+from digitnet.commands import inspect as _inspect  # noqa: E402, F401  (registers the commands)
