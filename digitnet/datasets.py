@@ -1,11 +1,17 @@
 """Datasets: a registry of where they live, a checked downloader, and an IDX reader.
 
-Three promises drive the code below:
+Four promises drive the code below:
 
-* **Downloads never leave anything half-written.** Each file is streamed into a
-  hidden temp file beside its destination, checked against its published MD5 and
-  only then renamed into place (``os.replace`` is atomic on one filesystem). The
-  temp file is removed on every other way out, Ctrl-C included.
+* **Only complete, verified files ever carry a dataset file's name.** Each file
+  is streamed into a hidden partial file beside its destination
+  (``.<name>.part``), checked against its published MD5 and only then renamed
+  into place (``os.replace`` is atomic on one filesystem). A process killed at
+  any moment therefore leaves the finished files and at most one partial.
+* **Interrupted work is not thrown away.** The partial keeps a deterministic
+  name, so the next run (or the next attempt after a dropped connection) asks
+  the server for the rest with an HTTP ``Range`` request. A server that ignores
+  ``Range`` sends the whole file and the partial is rewritten from byte 0; the
+  MD5 check at the end catches any mix-up either way.
 * **Files a user put in the data directory by hand are theirs.** The downloader
   never overwrites them; the reader checks their structure (IDX header, sizes,
   label range) and, if their checksum differs from the published one, says so in
@@ -13,14 +19,30 @@ Three promises drive the code below:
 * **Errors say what to do.** Everything a user can cause raises a
   :class:`~digitnet.errors.DatasetError` whose one-line message names the file.
 
-Adding a dataset with the MNIST layout (Fashion-MNIST, KMNIST) is a data-only
-change: one more :class:`DatasetSpec` in :data:`DATASETS`. Such datasets reuse
-MNIST's file names, so each needs its own data directory; this module reads and
-writes exactly the ``data_dir`` it is given.
+Where each dataset lives: ``data_dir`` (``--data-dir``, ``$DIGITNET_DATA_DIR`` or
+``./data``) is a root. MNIST's files sit directly in it, as they always have;
+every other dataset gets its own sub-folder named after it
+(``data/fashion-mnist/``, ``data/kmnist/``), because Fashion-MNIST and KMNIST
+reuse MNIST's file names. :func:`dataset_dir` is the one place that decides
+this, and every function here that takes ``(dataset, data_dir)`` goes through
+it. (Debian's ``dataset-fashion-mnist`` package installs into
+``/usr/share/datasets/fashion-mnist``, so ``--data-dir /usr/share/datasets``
+finds it.)
+
+Network faults are handled in two layers. urllib3's ``Retry`` (mounted on the
+requests ``Session``) retries a request that fails before its body arrives:
+connection refused or reset, a timeout, or a 429/5xx status, with exponential
+backoff. A transfer cut short *during* the body is outside urllib3's reach; it
+is resumed here from the bytes already on disk, :data:`RESUME_ATTEMPTS` times
+per mirror, before the next mirror is tried. Two ``download`` processes aimed at
+the same folder take turns: each holds an exclusive ``flock`` on a lock file in
+the dataset's folder while it works, so they never write the same partial at
+once, and the second finds the files the first completed.
 """
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import logging
@@ -29,21 +51,23 @@ import os
 import re
 import struct
 import sys
-import tempfile
+import time
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from types import TracebackType
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import numpy as np
-import requests
 from numpy.typing import NDArray
-from tqdm import tqdm
 
 from digitnet.errors import ChecksumError, DatasetError
+
+if TYPE_CHECKING:  # requests is imported lazily: `digitnet predict` must start fast
+    import requests
 
 logger = logging.getLogger("digitnet")
 
@@ -60,6 +84,15 @@ MIRROR_ENV = "DIGITNET_MIRROR"
 # does not answer within 10 s is skipped; a stalled transfer gives up after 60 s.
 TIMEOUT = (10, 60)
 CHUNK_BYTES = 1 << 16
+# urllib3 Retry for one request: this many retries of a refused/reset connection,
+# a timeout or a RETRY_STATUSES answer. urllib3 waits BACKOFF_SECONDS × 2^(k−1)
+# before retry k ≥ 2 (none before the first), i.e. 0, 1, 2 s here.
+RETRIES = 3
+BACKOFF_SECONDS = 0.5
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+# A body cut short mid-transfer is resumed (Range request) this many times per mirror.
+RESUME_ATTEMPTS = 4
+LOCK_NAME = ".digitnet-download.lock"
 
 
 @dataclass(frozen=True)
@@ -69,18 +102,27 @@ class DatasetSpec:
     ``checksums`` maps each file name to its published MD5 (in download order);
     ``splits`` maps ``"train"``/``"test"`` to its (images, labels) file names.
     A mirror is a base URL: a file's URL is ``base.rstrip("/") + "/" + name``.
+    ``subdir`` is the dataset's folder under the data directory ("" = the data
+    directory itself, MNIST's historical place).
     """
 
     name: str
     mirrors: tuple[str, ...]
     checksums: Mapping[str, str]
     splits: Mapping[str, tuple[str, str]]
+    subdir: str = ""
 
     @property
     def files(self) -> list[str]:
         """The dataset's file names, in download order."""
         return list(self.checksums)
 
+
+# All three datasets use MNIST's four file names and IDX layout.
+_MNIST_SPLITS = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
 
 DATASETS: dict[str, DatasetSpec] = {
     "mnist": DatasetSpec(
@@ -102,10 +144,47 @@ DATASETS: dict[str, DatasetSpec] = {
             "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
             "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
         },
-        splits={
-            "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-            "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+        splits=_MNIST_SPLITS,
+    ),
+    # Zalando's clothing images (Xiao, Rasul & Vollgraf 2017). Mirrors and MD5s are
+    # the ones in the "Get the Data" table of github.com/zalandoresearch/fashion-mnist
+    # (README.md); the repository also holds the files under data/fashion/.
+    # Debian's dataset-fashion-mnist package ships the same images and labels,
+    # but recompressed without the gzip header's file name, so its .gz files have
+    # other MD5s: placed by hand they are used with a warning, as any modified file.
+    "fashion-mnist": DatasetSpec(
+        name="fashion-mnist",
+        mirrors=(
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        ),
+        checksums={
+            "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+            "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+            "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
         },
+        splits=_MNIST_SPLITS,
+        subdir="fashion-mnist",
+    ),
+    # Kuzushiji-MNIST (Clanuwat et al. 2018, arXiv:1812.01718), ten classical
+    # Japanese characters. The download links are those of
+    # github.com/rois-codh/kmnist (README.md), which publishes no checksums; these
+    # MD5s are the ones torchvision pins in `KMNIST.resources`.
+    "kmnist": DatasetSpec(
+        name="kmnist",
+        mirrors=(
+            "https://codh.rois.ac.jp/kmnist/dataset/kmnist/",
+            "http://codh.rois.ac.jp/kmnist/dataset/kmnist/",
+        ),
+        checksums={
+            "train-images-idx3-ubyte.gz": "bdb82020997e1d708af4cf47b453dcf7",
+            "train-labels-idx1-ubyte.gz": "e144d726b3acfaa3e44228e80efcd344",
+            "t10k-images-idx3-ubyte.gz": "5c965bf0a639b31b8f53240b1b52f4d7",
+            "t10k-labels-idx1-ubyte.gz": "7320c461ea6c1c855c0b718fb2a4b134",
+        },
+        splits=_MNIST_SPLITS,
+        subdir="kmnist",
     ),
 }
 
@@ -128,6 +207,15 @@ def default_data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or "data")
 
 
+def dataset_dir(dataset: str, data_dir: Path) -> Path:
+    """The folder that holds ``dataset``'s files: ``data_dir`` for MNIST, else a sub-folder.
+
+    ``dataset_dir("fashion-mnist", Path("data")) == Path("data/fashion-mnist")``.
+    """
+    subdir = get_spec(dataset).subdir
+    return data_dir / subdir if subdir else data_dir
+
+
 def default_mirrors(dataset: str) -> list[str]:
     """Mirrors to try, in order: those in ``$DIGITNET_MIRROR``, then the registry's.
 
@@ -142,8 +230,14 @@ def default_mirrors(dataset: str) -> list[str]:
 
 
 def missing_files(dataset: str, data_dir: Path) -> list[str]:
-    """Names of the dataset's files that are not in ``data_dir``."""
-    return [name for name in get_spec(dataset).files if not (data_dir / name).is_file()]
+    """Names of the dataset's files that are not in its folder under ``data_dir``."""
+    folder = dataset_dir(dataset, data_dir)
+    return [name for name in get_spec(dataset).files if not (folder / name).is_file()]
+
+
+def partial_path(dest: Path) -> Path:
+    """Where the download of ``dest`` keeps its resumable partial: ``.<name>.part``."""
+    return dest.with_name(f".{dest.name}.part")
 
 
 # ---------------------------------------------------------------------------
@@ -164,16 +258,20 @@ def file_md5(path: Path) -> str:
         stat = path.stat()
         key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
         if key not in _md5_cache:
-            digest = hashlib.md5(usedforsecurity=False)
-            with path.open("rb") as f:
-                for chunk in iter(lambda: f.read(CHUNK_BYTES), b""):
-                    digest.update(chunk)
-            _md5_cache[key] = digest.hexdigest()
+            _md5_cache[key] = _hash_file(path)
     except OSError as exc:
         raise DatasetError(
             f"cannot read {path}: {exc.strerror or exc} — check that it is a readable file"
         ) from None
     return _md5_cache[key]
+
+
+def _hash_file(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _warn_if_modified(path: Path, expected_md5: str) -> None:
@@ -205,25 +303,29 @@ def download(
     *,
     progress: bool = True,
 ) -> list[Path]:
-    """Fetch the dataset's files that are not already in ``data_dir``.
+    """Fetch the dataset's files that are not already in its folder under ``data_dir``.
 
     A file already present is kept, whatever it holds: if its MD5 differs from
     the published one it was probably placed by hand, so it gets a warning
     rather than being overwritten. Each missing file is tried on every mirror in
     turn (``mirrors``, or :func:`default_mirrors` when None) until one serves
-    it with the published checksum.
+    it with the published checksum; a partial left by an earlier, interrupted
+    run is resumed.
 
     Returns the paths written by this call (empty when nothing was missing).
     Raises DatasetError (ChecksumError if every mirror served wrong bytes) when a
     file cannot be fetched; files completed before that stay in place.
     """
     spec = get_spec(dataset)
+    folder = dataset_dir(dataset, data_dir)
     bases = _unique(list(mirrors)) if mirrors is not None else default_mirrors(dataset)
-    _make_dir(data_dir)
+    _make_dir(folder)
     written = []
-    with requests.Session() as session:
+    with _DownloadLock(folder), _session() as session:
+        # Checked only once the lock is ours: files another process completed
+        # while we waited count as present.
         for name, md5 in spec.checksums.items():
-            dest = data_dir / name
+            dest = folder / name
             if dest.is_file():
                 _warn_if_modified(dest, md5)
                 continue
@@ -248,8 +350,94 @@ def ensure_dataset(
         download(dataset, data_dir, mirrors, progress=progress)
 
 
+def _session() -> requests.Session:
+    """A requests Session whose every request is retried by urllib3 (see the module doc)."""
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    retry = Retry(
+        total=RETRIES,
+        connect=RETRIES,
+        read=RETRIES,
+        status=RETRIES,
+        backoff_factor=BACKOFF_SECONDS,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=frozenset({"GET"}),
+        raise_on_status=False,  # the last 5xx answer comes back and is reported
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+class _DownloadLock:
+    """An exclusive ``flock`` on ``<folder>/.digitnet-download.lock`` while downloading.
+
+    The kernel drops the lock when its holder dies, even by SIGKILL, so a crashed
+    run never blocks the next one. The holder removes the file when done; a
+    waiter that then wakes up holding a lock on the removed file (a different
+    inode from whatever the path names now) opens the path again. On systems
+    without ``fcntl`` (Windows) this does nothing, and the atomic renames alone
+    keep finished files whole.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOCK_NAME
+        self.fd: int | None = None
+
+    def __enter__(self) -> _DownloadLock:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            return self
+        while self.fd is None:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise DatasetError(
+                    f"cannot write to {self.path.parent}: {exc.strerror or exc} — "
+                    "pass --data-dir with a writable folder"
+                ) from None
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    logger.info("waiting for another download into %s to finish", self.path.parent)
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                mine, named = os.fstat(fd), os.stat(self.path)
+                if (mine.st_dev, mine.st_ino) == (named.st_dev, named.st_ino):
+                    self.fd = fd
+                    continue
+            except FileNotFoundError:
+                pass  # removed by the previous holder: open it afresh
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.fd is not None:
+            with suppress(FileNotFoundError):
+                self.path.unlink()  # while still locked, so no one else holds this inode
+            os.close(self.fd)  # releases the lock
+            self.fd = None
+
+
 class _MirrorError(Exception):
     """One mirror could not serve one file; ``str()`` is a short reason."""
+
+
+class _CutShortError(Exception):
+    """The body stopped before the end; the partial on disk can be resumed."""
 
 
 def _fetch_from_mirrors(
@@ -289,41 +477,88 @@ def _all_mirrors_failed(
 
 
 def _fetch(session: requests.Session, url: str, md5: str, dest: Path, progress: bool) -> None:
-    """Stream ``url`` into a temp file beside ``dest``; rename it into place if its MD5 matches.
+    """Bring ``dest``'s partial to completion from ``url``; rename it into place if its MD5 matches.
 
     Raises _MirrorError for anything the next mirror might not suffer (HTTP
     error, connection problem, wrong bytes) and DatasetError for local problems
-    (disk full, no permission) that another mirror would not fix.
+    (disk full, read-only folder) that another mirror would not fix.
     """
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp = Path(tmp_name)
+    part = partial_path(dest)
     try:
-        with os.fdopen(fd, "wb") as out:
-            actual = _stream(session, url, out, dest.name, progress)
-        if actual != md5:
+        resumed = part.exists() and part.stat().st_size > 0
+        reason = ""
+        for attempt in range(1 + RESUME_ATTEMPTS):
+            if attempt:
+                logger.debug("%s: %s; resuming (attempt %d)", url, reason, attempt + 1)
+                time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
+            try:
+                _transfer(session, url, part, dest.name, progress)
+                break
+            except _CutShortError as cut:
+                reason = str(cut)
+        else:
+            # The partial stays: the next mirror, or the next run, resumes it.
+            raise _MirrorError(f"{_host(url)}: {reason}")
+        if _hash_file(part) != md5:
+            part.unlink()
+            if resumed:
+                # The bytes kept from before may be what is wrong (a different
+                # mirror's file, say): fetch this one whole before blaming it.
+                _fetch(session, url, md5, dest, progress)
+                return
             raise _MirrorError(f"{_host(url)}: checksum mismatch")
-        os.replace(tmp, dest)
+        os.replace(part, dest)
+        _fsync_dir(dest.parent)
     except OSError as exc:
-        raise DatasetError(
-            f"could not write {dest}: {exc.strerror or exc} — check the space and "
-            f"permissions of {dest.parent}"
-        ) from exc
-    finally:
-        # Runs on success too, when the temp file has already been renamed.
-        with suppress(FileNotFoundError):
-            tmp.unlink()
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            with suppress(OSError):
+                part.unlink()  # give the space back
+        raise _local_write_error(dest, exc) from exc
 
 
-def _stream(session: requests.Session, url: str, out: BinaryIO, label: str, progress: bool) -> str:
-    """Copy the body of ``url`` into ``out`` chunk by chunk; return its hex MD5."""
-    digest = hashlib.md5(usedforsecurity=False)
+def _transfer(session: requests.Session, url: str, part: Path, label: str, progress: bool) -> None:
+    """One GET of ``url``: append the rest of the file to ``part`` (or rewrite it whole).
+
+    Raises _CutShortError when the body stops early (the partial holds what arrived),
+    _MirrorError when this mirror cannot serve the file, OSError for local trouble.
+    """
+    import requests
+    from tqdm import tqdm
+
+    have = part.stat().st_size if part.exists() else 0
+    headers = {"Range": f"bytes={have}-"} if have else {}
     try:
-        with session.get(url, stream=True, timeout=TIMEOUT) as response:
-            if not response.ok:
-                raise _MirrorError(f"{_host(url)}: {response.status_code}")
-            total = int(response.headers.get("Content-Length", 0)) or None
-            with tqdm(
+        response = session.get(url, stream=True, timeout=TIMEOUT, headers=headers)
+    except requests.Timeout:
+        raise _MirrorError(f"{_host(url)}: timeout") from None
+    except requests.ConnectionError:
+        raise _MirrorError(f"{_host(url)}: connection failed") from None
+    except requests.RequestException as exc:
+        raise _MirrorError(f"{_host(url)}: {type(exc).__name__}") from None
+    with response:
+        if response.status_code == 416 and have:
+            # The server has fewer bytes than our partial: it is not a prefix of
+            # this file. Start again from byte 0.
+            part.unlink()
+            raise _CutShortError("range not satisfiable")
+        if not response.ok:
+            raise _MirrorError(f"{_host(url)}: {response.status_code}")
+        if "html" in response.headers.get("Content-Type", "").lower():
+            raise _MirrorError(f"{_host(url)}: served an HTML page, not the file")
+        start, total = _body_span(response, have)
+        if start != have and response.status_code == 206:
+            part.unlink()  # a range we did not ask for: unusable, start over
+            raise _CutShortError("unexpected Content-Range")
+        chunks = _body(response)
+        first = next(chunks, b"")
+        if start == 0 and first.lstrip()[:1] == b"<":
+            # No Content-Type said so, but gzip data never starts with "<".
+            raise _MirrorError(f"{_host(url)}: served an HTML page, not the file")
+        with (
+            part.open("ab" if start else "wb") as out,
+            tqdm(
                 total=total,
+                initial=start,
                 desc=label,
                 unit="B",
                 unit_scale=True,
@@ -331,20 +566,92 @@ def _stream(session: requests.Session, url: str, out: BinaryIO, label: str, prog
                 file=sys.stderr,
                 disable=not progress,
                 leave=True,
-            ) as bar:
-                for chunk in response.iter_content(chunk_size=CHUNK_BYTES):
+            ) as bar,
+        ):
+            broken = ""
+            try:
+                for chunk in _chain(first, chunks):
                     out.write(chunk)
-                    digest.update(chunk)
                     bar.update(len(chunk))
-    except requests.Timeout:
-        raise _MirrorError(f"{_host(url)}: timeout") from None
-    except requests.ConnectionError:
-        raise _MirrorError(f"{_host(url)}: connection failed") from None
-    except requests.exceptions.ChunkedEncodingError:
-        raise _MirrorError(f"{_host(url)}: transfer cut short") from None
-    except requests.RequestException as exc:
-        raise _MirrorError(f"{_host(url)}: {type(exc).__name__}") from None
-    return digest.hexdigest()
+            except _CutShortError as cut:
+                broken = str(cut)
+            finally:
+                # Whatever arrived is on disk before anyone resumes from it.
+                out.flush()
+                os.fsync(out.fileno())
+    size = part.stat().st_size
+    if total is not None and size < total:
+        raise _CutShortError(f"transfer cut short at {size} of {total} bytes")
+    if broken:
+        raise _CutShortError(broken)
+    if total is not None and size > total:
+        part.unlink()
+        raise _MirrorError(f"{_host(url)}: sent more bytes than it announced")
+
+
+def _body_span(response: requests.Response, have: int) -> tuple[int, int | None]:
+    """(offset the body starts at, total file size or None) from the answer's headers.
+
+    206 Partial Content carries ``Content-Range: bytes START-END/TOTAL``; a 200 is
+    the whole file from byte 0 (also what a server that ignores Range sends).
+    """
+    if response.status_code == 206:
+        match = re.fullmatch(
+            r"bytes\s+(\d+)-\d+/(\d+|\*)", response.headers.get("Content-Range", "").strip()
+        )
+        if match is None:
+            return -1, None
+        total = match.group(2)
+        return int(match.group(1)), int(total) if total != "*" else None
+    length = response.headers.get("Content-Length", "")
+    return 0, int(length) if length.isdigit() else None
+
+
+def _body(response: requests.Response) -> Iterator[bytes]:
+    """The raw bytes of the body (never un-gzipped: we want the file as published).
+
+    Network trouble while reading becomes _CutShortError; only reading happens in
+    this generator, so an OSError here is the socket's, not the disk's.
+    """
+    import requests
+    import urllib3
+
+    try:
+        yield from response.raw.stream(CHUNK_BYTES, decode_content=False)
+    except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+        raise _CutShortError(f"transfer cut short ({type(exc).__name__})") from None
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from rest
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX); a no-op where directories can't be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _local_write_error(dest: Path, exc: OSError) -> DatasetError:
+    """A one-line message for a local problem, with the fix that matches it."""
+    why = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "free some space on that disk, or pass --data-dir with a folder on another one"
+    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        fix = f"{dest.parent} is not writable; pass --data-dir with a writable folder"
+    else:
+        fix = f"check the space and permissions of {dest.parent}"
+    return DatasetError(f"could not write {dest}: {why} — {fix}")
 
 
 def _host(url: str) -> str:
@@ -352,12 +659,12 @@ def _host(url: str) -> str:
     return urlsplit(url).netloc or url
 
 
-def _make_dir(data_dir: Path) -> None:
+def _make_dir(folder: Path) -> None:
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DatasetError(
-            f"cannot create data directory {data_dir}: {exc.strerror or exc} — "
+            f"cannot create data directory {folder}: {exc.strerror or exc} — "
             "pass --data-dir with a writable folder"
         ) from exc
 
@@ -463,13 +770,11 @@ def load_split(
     if split not in spec.splits:
         raise DatasetError(f"unknown split {split!r} — choose one of: {', '.join(spec.splits)}")
     images_name, labels_name = spec.splits[split]
-    images_path, labels_path = data_dir / images_name, data_dir / labels_name
+    folder = dataset_dir(dataset, data_dir)
+    images_path, labels_path = folder / images_name, folder / labels_name
     for path in (images_path, labels_path):
         if not path.is_file():
-            raise DatasetError(
-                f"{path} not found — run `digitnet download`, or point --data-dir at the "
-                f"folder that holds the {dataset} files"
-            )
+            raise DatasetError(f"{path} not found — {_how_to_get(spec)}")
 
     images = read_idx(images_path)
     labels = read_idx(labels_path)
@@ -479,6 +784,18 @@ def load_split(
     _warn_if_modified(images_path, spec.checksums[images_name])
     _warn_if_modified(labels_path, spec.checksums[labels_name])
     return images, labels
+
+
+def _how_to_get(spec: DatasetSpec) -> str:
+    if not spec.subdir:
+        return (
+            "run `digitnet download`, or point --data-dir at the folder that holds "
+            f"the {spec.name} files"
+        )
+    return (
+        f"run `digitnet download --dataset {spec.name}`, or point --data-dir at the "
+        f"folder whose {spec.subdir}/ sub-folder holds the {spec.name} files"
+    )
 
 
 def _check_images(path: Path, images: NDArray[np.uint8]) -> None:

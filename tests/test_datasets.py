@@ -91,6 +91,8 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DIGITNET_DATA_DIR", raising=False)
     monkeypatch.setattr(datasets, "_md5_cache", {})
     monkeypatch.setattr(datasets, "_warned_modified", set())
+    # Retries and resumes keep their count but do not sleep between attempts.
+    monkeypatch.setattr(datasets, "BACKOFF_SECONDS", 0.0)
 
 
 @pytest.fixture
@@ -149,7 +151,9 @@ def test_env_mirrors_come_first_then_the_registry(monkeypatch: pytest.MonkeyPatc
 
 
 def test_unknown_dataset_lists_known_ones(tmp_path: Path) -> None:
-    with pytest.raises(DatasetError, match="unknown dataset 'emnist' — choose one of: mnist"):
+    with pytest.raises(
+        DatasetError, match="unknown dataset 'emnist' — choose one of: fashion-mnist, kmnist, mnist"
+    ):
         missing_files("emnist", tmp_path)
 
 
@@ -428,17 +432,28 @@ def test_ensure_dataset_fetches_only_missing_files(
     assert missing_files("mnist", data_dir) == []
 
 
-def test_interrupted_download_leaves_nothing_behind(
-    mirror: LocalMirror, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+def test_interrupted_download_keeps_only_a_hidden_partial_then_resumes(
+    mirror: LocalMirror, tiny_mnist: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def interrupted(self: requests.Response, chunk_size: int = 1) -> Iterator[bytes]:
-        yield b"\x1f\x8b partial"
+    """Ctrl-C mid-file: no file under a dataset name, one resumable partial; the
+    next download asks for the rest with a Range request and completes it."""
+    whole = (tiny_mnist / TRAIN_IMAGES).read_bytes()
+
+    def interrupted(response: requests.Response) -> Iterator[bytes]:
+        yield whole[:1000]
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(requests.Response, "iter_content", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        download("mnist", data_dir, [mirror.url], progress=False)
-    assert listing(data_dir) == []
+    with monkeypatch.context() as patch:
+        patch.setattr(datasets, "_body", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            download("mnist", data_dir, [mirror.url], progress=False)
+    assert listing(data_dir) == [f".{TRAIN_IMAGES}.part"]
+    assert (data_dir / f".{TRAIN_IMAGES}.part").read_bytes() == whole[:1000]
+
+    download("mnist", data_dir, [mirror.url], progress=False)
+    assert mirror.ranges[mirror.requests.index("/" + TRAIN_IMAGES, 1)] == "bytes=1000-"
+    assert listing(data_dir) == sorted(MNIST.files)
+    assert (data_dir / TRAIN_IMAGES).read_bytes() == whole
 
 
 def test_local_write_error_is_not_blamed_on_mirrors(
