@@ -100,7 +100,13 @@ def _resolve_data_dir(data_dir: Path | None) -> Path:
 
 
 @main.command()
-@click.option("--dataset", default="mnist", show_default=True, help="Dataset to fetch.")
+@click.option(
+    "--dataset",
+    default="mnist",
+    show_default=True,
+    help="Dataset to fetch: mnist, fashion-mnist or kmnist. MNIST goes into the data"
+    " folder itself, the others into a sub-folder named after them.",
+)
 @data_dir_option
 @click.option(
     "--mirror",
@@ -118,8 +124,9 @@ def download(dataset: str, data_dir: Path | None, mirrors: Sequence[str], quiet:
     """
     from digitnet import datasets
 
-    folder = _resolve_data_dir(data_dir)
-    written = datasets.download(dataset, folder, list(mirrors) or None, progress=not quiet)
+    root = _resolve_data_dir(data_dir)
+    written = datasets.download(dataset, root, list(mirrors) or None, progress=not quiet)
+    folder = datasets.dataset_dir(dataset, root)
     if written:
         click.echo(f"downloaded {len(written)} file(s) into {folder}")
     else:
@@ -145,6 +152,7 @@ def download(dataset: str, data_dir: Path | None, mirrors: Sequence[str], quiet:
     show_default=True,
     help="Where to save the best checkpoint (by validation accuracy).",
 )
+@click.option("--dataset", help="mnist, fashion-mnist or kmnist (see `digitnet download`).")
 @click.option("--epochs", type=click.IntRange(min=1), help="Passes over the training set.")
 @click.option("--hidden-size", type=click.IntRange(min=1), help="Hidden units H.")
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="η.")

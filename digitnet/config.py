@@ -1,15 +1,17 @@
 """Training configuration: typed, validated, and layered.
 
 Precedence, lowest first: the built-in defaults below < a YAML file (``--config``)
-< command-line flags. YAML is read with ``yaml.safe_load`` (no tag constructs an
-object). Unknown keys, wrong types and out-of-range values are ``ConfigError``s
-that name the key, the value and where it came from.
+< command-line flags. YAML is read with a ``yaml.SafeLoader`` (no tag constructs an
+object) that also refuses aliases and files over 64 KiB, so a hostile file cannot
+blow up memory. Unknown keys, wrong types and out-of-range values are
+``ConfigError``s that name the key, the value and where it came from.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +70,7 @@ def _fraction(value: Any) -> str | None:
 
 #: key -> range/choice check (types come from the dataclass annotations)
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "dataset": _one_of("mnist"),
+    "dataset": _one_of("mnist", "fashion-mnist", "kmnist"),  # datasets.DATASETS (a test checks)
     "validation_size": _at_least(0),
     "hidden_size": _at_least(1),
     "activation": _one_of("sigmoid", "tanh", "relu"),
@@ -96,11 +98,15 @@ def _coerce(key: str, value: Any, source: str) -> Any:
         value, ok = float(value), True
     if not ok:
         raise ConfigError(
-            f"{source}: {key} = {value!r} should be {expected.__name__} — fix the value"
+            f"{source}: {key} = {_short_repr(value)} should be {expected.__name__} — fix the value"
         )
-    problem = _CHECKS[key](value) if key in _CHECKS else None
+    # NaN slips through every comparison below and ∞ through most: refuse both here.
+    problem = (
+        "must be a finite number" if isinstance(value, float) and not math.isfinite(value) else None
+    )
+    problem = problem or (_CHECKS[key](value) if key in _CHECKS else None)
     if problem:
-        raise ConfigError(f"{source}: {key} = {value!r} {problem} — fix the value")
+        raise ConfigError(f"{source}: {key} = {_short_repr(value)} {problem} — fix the value")
     return value
 
 
@@ -130,16 +136,60 @@ def _check_together(config: Config, source: str) -> None:
         )
 
 
+def _short_repr(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters: a long value keeps the error short."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+#: A full config is about 2 kB; a file far larger is not one (or is an attack).
+MAX_CONFIG_BYTES = 64 * 1024
+
+
+class _AliasError(yaml.MarkedYAMLError):
+    """An alias (``*name``) in a config file."""
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses aliases.
+
+    SafeLoader constructs no objects from tags, but an alias repeats a node by
+    reference: nine lines can describe 10^9 strings (the "billion laughs"), and
+    whatever then walks or prints the value blows up. A config never needs one.
+    """
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise _AliasError(problem=f"alias *{event.anchor}", problem_mark=event.start_mark)
+        return super().compose_node(parent, index)
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Read a config file into a mapping with ``yaml.safe_load``."""
+    """Read a config file into a mapping with a safe, alias-free YAML loader."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist — check the path") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory — pass a .yaml file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc} — check the file") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path} is over {MAX_CONFIG_BYTES // 1024} KiB, too large for a config file"
+            " — check the path (configs/default.yaml shows the format)"
+        )
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_ConfigLoader)  # safe: a SafeLoader subclass
+    except _AliasError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else "?"
+        raise ConfigError(
+            f"{path} line {line}: YAML aliases ({exc.problem}) are not allowed in a config"
+            " — write the value out"
+        ) from None
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
