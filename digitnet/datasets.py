@@ -682,6 +682,10 @@ def _unique(items: list[str]) -> list[str]:
 # dimensions), then NN uint32 sizes, then the elements in row-major order.
 _IDX_UBYTE = 0x08
 _IDX_MAX_DIMS = 3  # images (n, rows, cols); labels have 1
+# The largest IDX body read: 5 × MNIST's 47 MB train images. A header claiming
+# more is refused before any byte is read, so neither a lying header nor a gzip
+# bomb behind a header that tells the truth about it can exhaust memory.
+MAX_IDX_BYTES = 256 * 1024 * 1024
 
 
 def read_idx(path: Path) -> NDArray[np.uint8]:
@@ -696,6 +700,13 @@ def read_idx(path: Path) -> NDArray[np.uint8]:
         with gzip.open(path, "rb") as f:
             shape = _read_idx_header(path, f)
             expected = math.prod(shape)  # Python ints: no overflow from a lying header
+            if expected > MAX_IDX_BYTES:
+                size = "x".join(map(str, shape))
+                raise _invalid_idx(
+                    path,
+                    f"header claims {size} = {expected} bytes, more than the"
+                    f" {MAX_IDX_BYTES // 2**20} MiB a dataset file may hold",
+                )
             data = _read_at_most(f, expected + 1)
     except FileNotFoundError:
         raise DatasetError(

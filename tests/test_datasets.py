@@ -225,9 +225,12 @@ def test_read_idx_writable_synthetic_round_trip(tmp_path: Path) -> None:
         ),
         pytest.param(struct.pack(">II", 0x00000801, 3), bytes(4), "holds 4", id="many"),
         pytest.param(
+            struct.pack(">IIII", 0x00000803, 1000, 28, 28), bytes(10), "holds 10", id="lies-a-bit"
+        ),
+        pytest.param(
             struct.pack(">IIII", 0x00000803, 2**32 - 1, 2**32 - 1, 2**32 - 1),
             bytes(10),
-            "holds 10",
+            "more than the 256 MiB",
             id="lying-header",
         ),
     ],
