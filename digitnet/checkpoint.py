@@ -2,13 +2,17 @@
 
 Never pickle: the metadata is a JSON string stored as a unicode array, and loading
 uses ``allow_pickle=False``, so a file cannot run code. Files are written
-atomically (``atomic.py``). On load every array's name, shape, dtype and
-finiteness is checked against the metadata before anything uses it.
+atomically (``atomic.py``). On load, before numpy reads any array, each member's
+``.npy`` header is checked: no object dtype (those need unpickling), and no
+shape claiming more bytes than the member holds (numpy would allocate the
+claimed size first). Then every array's name, shape, dtype and finiteness is
+checked against the metadata before anything uses it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,6 +28,11 @@ from digitnet.errors import CheckpointError, ConfigError
 from digitnet.network import N_CLASSES, N_INPUTS, Params
 
 FORMAT_VERSION = 1
+#: No digitnet checkpoint comes near this (H = 300 is 0.9 MB); a file that would
+#: unpack to more is refused before anything is inflated.
+MAX_CHECKPOINT_BYTES = 1 << 30
+_ZIP_MAGIC = b"PK\x03\x04"
+_EXTRA_PREFIX = "extra_"
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 METADATA_KEY = "metadata"
 #: a^(1) = pixel / 255, so a^(1) ∈ [0, 1] (DESIGN.md)
@@ -88,15 +97,7 @@ def load(path: Path) -> Checkpoint:
     if path.is_dir():
         raise CheckpointError(f"{path} is a directory — pass the checkpoint's .npz file")
     foreign = f"{path} is not a digitnet checkpoint"
-    try:
-        # Open the file ourselves: np.load leaks its handle when the zip is damaged.
-        with path.open("rb") as handle, np.load(handle, allow_pickle=False) as npz:
-            files = {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
-        # ValueError is also what np.load raises for a pickle it refuses to run.
-        raise CheckpointError(
-            f"{foreign} or is damaged ({_short(exc)}) — retrain or re-download it"
-        ) from None
+    files = _read_arrays(path, foreign)
     metadata = _read_metadata(files, foreign)
     version = metadata.get("format_version")
     if not isinstance(version, int):
@@ -119,7 +120,15 @@ def load(path: Path) -> Checkpoint:
         key = f"extra_{name}"
         if key not in files:
             raise CheckpointError(f"{path} lacks array {key} — the file is damaged; retrain it")
-        extra_arrays[name] = files[key]
+        array = files[key]
+        if array.dtype.kind not in "biuf" or (
+            array.dtype.kind == "f" and not np.isfinite(array).all()
+        ):
+            raise CheckpointError(
+                f"{path}: {key} holds {array.dtype} data or NaN/infinite values"
+                " — the file is damaged; retrain it"
+            )
+        extra_arrays[name] = array
     return Checkpoint(
         params=Params(**params),
         config=config,
@@ -129,6 +138,66 @@ def load(path: Path) -> Checkpoint:
         created=str(metadata.get("created", "")),
         version=str(metadata.get("digitnet_version", "")),
     )
+
+
+def _read_arrays(path: Path, foreign: str) -> dict[str, np.ndarray]:
+    """Every array in the .npz at ``path``, each member vetted before numpy reads it."""
+    try:
+        # Open the file ourselves: np.load leaks its handle when the zip is damaged.
+        with path.open("rb") as handle:
+            if handle.read(4) != _ZIP_MAGIC:
+                # A pickle, a bare .npy, anything else: np.load would accept some of
+                # these (a pickle only to refuse it, a .npy as a plain array).
+                raise CheckpointError(
+                    f"{foreign} (not an .npz archive) — train one with `digitnet train`"
+                )
+            handle.seek(0)
+            with zipfile.ZipFile(handle) as archive:
+                _vet_members(path, archive, foreign)
+            handle.seek(0)
+            with np.load(handle, allow_pickle=False) as npz:
+                return {name: npz[name] for name in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+        # ValueError is also what np.load raises for a pickle it refuses to run.
+        raise CheckpointError(
+            f"{foreign} or is damaged ({_short(exc)}) — retrain or re-download it"
+        ) from None
+
+
+def _vet_members(path: Path, archive: zipfile.ZipFile, foreign: str) -> None:
+    """Refuse members that need unpickling, lie about their size, or add up to too much."""
+    from numpy.lib import format as npy
+
+    known = {*PARAM_NAMES, METADATA_KEY}
+    total = 0
+    for info in archive.infolist():
+        name = info.filename.removesuffix(".npy")
+        total += info.file_size
+        if total > MAX_CHECKPOINT_BYTES:
+            raise CheckpointError(
+                f"{foreign}: it would unpack to over {MAX_CHECKPOINT_BYTES >> 30} GiB — retrain it"
+            )
+        if not info.filename.endswith(".npy") or not (
+            name in known or name.startswith(_EXTRA_PREFIX)
+        ):
+            raise CheckpointError(f"{foreign} (unexpected member {info.filename!r}) — retrain it")
+        with archive.open(info) as member:
+            version = npy.read_magic(member)
+            read_header = (
+                npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+            )
+            shape, _, dtype = read_header(member)
+        if dtype.hasobject:
+            raise CheckpointError(
+                f"{foreign}: array {name} holds Python objects, which only unpickling could"
+                " read — refused; retrain the checkpoint"
+            )
+        claimed = math.prod(shape) * dtype.itemsize
+        if claimed > info.file_size:
+            raise CheckpointError(
+                f"{path}: array {name} claims {claimed} bytes but holds {info.file_size}"
+                " — the file is damaged; retrain it"
+            )
 
 
 def _read_metadata(files: dict[str, np.ndarray], foreign: str) -> dict[str, Any]:

@@ -1,0 +1,201 @@
+"""Checkpoints that try to run code or exhaust memory are refused, by name.
+
+The hostile pickle payloads below are written out opcode by opcode (protocol 0),
+so this file imports no pickle module. Each test has a positive control: the
+same file handed to ``np.load(..., allow_pickle=True)`` in a separate interpreter
+does create the marker file, which proves the payload is live and that
+digitnet's refusal is what keeps it from running.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digitnet import checkpoint, network
+from digitnet.config import Config
+from digitnet.errors import CheckpointError
+
+
+def payload(marker: Path) -> bytes:
+    """A protocol-0 pickle stream that calls ``open(marker, "w")`` when unpickled."""
+    return f"cbuiltins\nopen\n(V{marker}\nVw\ntR.".encode()
+
+
+def object_npy(data: bytes) -> bytes:
+    """An .npy of dtype object (one element) whose body is ``data``: numpy unpickles it."""
+    header = "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
+    header += " " * (63 - len(header) % 64) + "\n"  # pad so the data is 64-byte aligned
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + data
+
+
+def saved_checkpoint(path: Path, hidden: int = 4) -> Path:
+    params = network.init_params(hidden, "sigmoid", np.random.default_rng(0))
+    checkpoint.save(path, checkpoint.Checkpoint(params=params, config=Config(hidden_size=hidden)))
+    return path
+
+
+def members(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+def write_zip(path: Path, files: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+
+
+def numpy_would_run_it(path: Path, member: str | None) -> None:
+    """Positive control, in another interpreter: numpy with pickles allowed loads it."""
+    get = f"[{member!r}]" if member else ""
+    code = (
+        "import numpy as np\n"
+        "try:\n"
+        f"    np.load({str(path)!r}, allow_pickle=True){get}\n"
+        "except Exception:\n"
+        "    pass  # open() returned a file, not an array: numpy complains after the fact\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_pickle_disguised_as_a_checkpoint_is_not_run(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    path = tmp_path / "model.npz"
+    path.write_bytes(payload(marker))
+    with pytest.raises(CheckpointError, match=r"is not a digitnet checkpoint \(not an \.npz"):
+        checkpoint.load(path)
+    assert not marker.exists()
+    numpy_would_run_it(path, None)
+    assert marker.exists()  # the control: the payload is live
+
+
+def test_pickled_array_inside_a_real_checkpoint_is_not_run(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    path = saved_checkpoint(tmp_path / "model.npz")
+    files = members(path)
+    files["W1.npy"] = object_npy(payload(marker))
+    write_zip(path, files)
+    with pytest.raises(CheckpointError, match="array W1 holds Python objects") as info:
+        checkpoint.load(path)
+    assert "\n" not in str(info.value)
+    assert not marker.exists()
+    numpy_would_run_it(path, "W1")
+    assert marker.exists()
+
+
+def test_pickled_extra_array_is_not_run(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    path = saved_checkpoint(tmp_path / "model.npz")
+    files = members(path)
+    files["extra_velocity_W1.npy"] = object_npy(payload(marker))
+    write_zip(path, files)
+    with pytest.raises(CheckpointError, match="holds Python objects"):
+        checkpoint.load(path)
+    assert not marker.exists()
+
+
+def test_bare_npy_named_like_a_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "model.npz"
+    with path.open("wb") as f:
+        np.save(f, np.zeros(3, np.float32))
+    with pytest.raises(CheckpointError, match=r"not an \.npz archive"):
+        checkpoint.load(path)
+
+
+def test_lying_array_header_never_allocates(tmp_path: Path) -> None:
+    """An .npy header claiming 10^12 floats: numpy would allocate 4 TB before
+    reading; the member's real size is checked first."""
+    path = saved_checkpoint(tmp_path / "model.npz")
+    files = members(path)
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000,), }"
+    header += " " * (63 - len(header) % 64) + "\n"
+    files["W1.npy"] = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode()
+    write_zip(path, files)
+    with pytest.raises(CheckpointError, match="W1 claims 4000000000000 bytes but holds"):
+        checkpoint.load(path)
+
+
+def test_zip_bomb_is_refused_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = saved_checkpoint(tmp_path / "model.npz")
+    files = members(path)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+        archive.writestr("extra_padding.npy", bytes(8 << 20))  # 8 MiB of zeros, ~8 kB zipped
+    monkeypatch.setattr(checkpoint, "MAX_CHECKPOINT_BYTES", 4 << 20)
+    with pytest.raises(CheckpointError, match="would unpack to over"):
+        checkpoint.load(path)
+
+
+def test_unexpected_array_name_is_refused(tmp_path: Path) -> None:
+    path = saved_checkpoint(tmp_path / "model.npz")
+    files = members(path)
+    files["W3.npy"] = files["b2.npy"]
+    write_zip(path, files)
+    with pytest.raises(CheckpointError, match=r"unexpected member 'W3\.npy'"):
+        checkpoint.load(path)
+
+
+def rewrite_metadata(path: Path, **changes: object) -> None:
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(arrays["metadata"]))
+    meta.update(changes)
+    arrays["metadata"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+
+
+def test_newer_format_names_both_versions(tmp_path: Path) -> None:
+    path = saved_checkpoint(tmp_path / "model.npz")
+    rewrite_metadata(path, format_version=checkpoint.FORMAT_VERSION + 1)
+    with pytest.raises(CheckpointError) as info:
+        checkpoint.load(path)
+    assert str(info.value) == (
+        f"{path} was written by a newer digitnet (format {checkpoint.FORMAT_VERSION + 1},"
+        f" this one reads {checkpoint.FORMAT_VERSION}) — upgrade digitnet"
+    )
+
+
+@pytest.mark.parametrize("version", ["1", None, 1.0, [1]])
+def test_format_version_must_be_an_integer(tmp_path: Path, version: object) -> None:
+    path = saved_checkpoint(tmp_path / "model.npz")
+    rewrite_metadata(path, format_version=version)
+    with pytest.raises(CheckpointError, match="no format version"):
+        checkpoint.load(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "array", "match"),
+    [
+        ("b1", np.array([1.0, np.inf, 0, 0], np.float32), "b1 holds NaN or infinite"),
+        ("W2", np.zeros((10, 4), np.complex64), "W2 has dtype complex64"),
+        ("W2", np.zeros((10, 4), np.float16), "W2 has dtype float16"),
+        ("b2", np.zeros((11,), np.float32), r"b2 has shape \(11,\), expected \(10,\)"),
+        ("W1", np.zeros((4, 784, 1), np.float32), "W1 has shape"),
+    ],
+)
+def test_parameter_checks(tmp_path: Path, name: str, array: np.ndarray, match: str) -> None:
+    path = saved_checkpoint(tmp_path / "model.npz")
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays[name] = array
+    np.savez(path, **arrays)
+    with pytest.raises(CheckpointError, match=match):
+        checkpoint.load(path)
+
+
+def test_non_finite_extra_array_is_refused(tmp_path: Path) -> None:
+    params = network.init_params(4, "sigmoid", np.random.default_rng(0))
+    state = {"velocity_W1": np.full((4, 784), np.nan, np.float32)}
+    ckpt = checkpoint.Checkpoint(params=params, config=Config(hidden_size=4), arrays=state)
+    path = tmp_path / "model.npz"
+    checkpoint.save(path, ckpt)
+    with pytest.raises(CheckpointError, match="extra_velocity_W1 holds float32 data or NaN"):
+        checkpoint.load(path)
