@@ -236,6 +236,12 @@ def train(
         f"best validation accuracy {best.validation_accuracy:.4f} at epoch {best.epoch};"
         f" trained in {result.train_seconds:.1f}s; saved {output}"
     )
+    from digitnet import plots  # issue 6: the learning curve beside the checkpoint
+
+    curve = plots.learning_curve_path(output)
+    history = json.loads(runner.history_path(output).read_text(encoding="utf-8"))
+    plots.learning_curve(history, curve)  # from the file: it holds a resumed run's epochs too
+    click.echo(f"learning curve: {curve}", err=True)
 
 
 # -- evaluate -----------------------------------------------------------------------
@@ -246,7 +252,16 @@ def train(
 @data_dir_option
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
 @json_option
-def evaluate(checkpoint_path: Path, data_dir: Path | None, split: str, as_json: bool) -> None:
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write figures (confusion, mistakes, per-class, reliability), report.json and"
+    " a self-contained report.html into DIR.",
+)
+def evaluate(
+    checkpoint_path: Path, data_dir: Path | None, split: str, as_json: bool, report_dir: Path | None
+) -> None:
     """Accuracy, per-class precision and recall, and the confusion matrix."""
     from digitnet import checkpoint, datasets, metrics
     from digitnet.train import score, to_inputs
@@ -257,6 +272,12 @@ def evaluate(checkpoint_path: Path, data_dir: Path | None, split: str, as_json: 
     images, labels = datasets.load_split(ckpt.config.dataset, folder, split)
     _, _, predicted = score(ckpt.params, to_inputs(images), labels, ckpt.config, n_train=1)
     rep = metrics.report(labels, predicted)
+    if report_dir is not None:  # issue 6: figures and HTML (digitnet/report.py)
+        from digitnet import report
+
+        about = {"checkpoint": str(checkpoint_path), "dataset": ckpt.config.dataset, "split": split}
+        page = report.write_for_checkpoint(report_dir, ckpt, images, labels, predicted, rep, about)
+        click.echo(f"wrote the report {page}", err=True)
     if as_json:
         out: dict[str, Any] = {
             "checkpoint": str(checkpoint_path),

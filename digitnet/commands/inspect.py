@@ -228,3 +228,100 @@ def diagram(config_file: Path | None, checkpoint_path: Path | None, output: Path
     )
     diagram_module.draw(net, output)
     click.echo(f"wrote {output} (784-{config.hidden_size}-10)")
+
+
+# -- explain ------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("image", type=click.Path(path_type=Path))
+@click.option(
+    "--checkpoint",
+    "checkpoint_path",
+    type=click.Path(path_type=Path),
+    default=Path("checkpoints/model.npz"),
+    show_default=True,
+    help="Checkpoint (.npz) to use.",
+)
+@click.option(
+    "--label",
+    type=click.IntRange(0, 9),
+    default=None,
+    help="The digit y the image shows, for J(θ) and δ^(3) [default: the prediction].",
+)
+@json_option
+def explain(image: Path, checkpoint_path: Path, label: int | None, as_json: bool) -> None:
+    """Trace one IMAGE through the network in the derivation's notation.
+
+    Shows the shape and a few values of a^(1), z^(2), a^(2), z^(3), a^(3), the
+    cost J(θ) for the label, δ^(3), δ^(2) and the gradient blocks, each with its
+    equation number in docs/backprop.md.
+    """
+    from dataclasses import asdict
+
+    from digitnet import checkpoint
+    from digitnet import explain as explain_module
+    from digitnet.preprocess import image_to_input
+
+    ckpt = checkpoint.load(checkpoint_path)
+    x = image_to_input(image)
+    config = ckpt.config
+    n = explain_module.n_train_of(ckpt.metrics, config.validation_size)
+    result = explain_module.trace(
+        ckpt.params, x, config.activation, config.output, config.l2, n, label
+    )
+    if as_json:
+        click.echo(json.dumps({"file": str(image), **asdict(result)}))
+        return
+    click.echo(
+        f"{image} through {checkpoint_path} (784-{ckpt.params.hidden_size}-10,"
+        f" g = {config.activation}, {config.output} output), one example: m = 1"
+    )
+    given = "" if result.label_given else " (no --label: using the prediction)"
+    click.echo(
+        f"prediction {result.predicted} ({result.probabilities[result.predicted]:.1%});"
+        f" label y = {result.label}{given}"
+    )
+    click.echo("")
+    for step in result.steps:
+        shape = "(" + ", ".join(str(d) for d in step.shape) + ("," if len(step.shape) == 1 else "")
+        shape += ")"
+        values = " ".join(f"{v:+.4g}" for v in step.values)
+        extra = "".join(f"  {k} {v:g}" for k, v in step.extra.items())
+        click.echo(f"{step.symbol:<7} = {step.formula:<30} {step.equation:<5} {shape}")
+        click.echo(f"          ‖·‖ {step.norm:.4g}  {step.which}: {values}{extra}")
+        if step.symbol == "a^(3)":
+            click.echo(
+                f"J(θ)    = {result.data_cost:.4f} (data term for y = {result.label})"
+                f" + {result.l2_cost:.4f} ((λ/2n) Σ θ², λ = {config.l2:g}, n = {result.n})"
+                f" = {result.cost:.4f}   (B5)"
+            )
+
+
+# -- weights ------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument(
+    "checkpoint_path",
+    metavar="CKPT",
+    type=click.Path(path_type=Path),
+    default=Path("checkpoints/model.npz"),
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="PNG file to write.",
+)
+def weights(checkpoint_path: Path, output: Path) -> None:
+    """Show each hidden unit's row of θ^(1) as a 28x28 tile: what each unit looks for."""
+    from digitnet import checkpoint, plots
+    from digitnet.errors import DigitnetError
+
+    if output.suffix.lower() != ".png":
+        raise DigitnetError(f"cannot write {output.name!r} — name the output file .png")
+    ckpt = checkpoint.load(checkpoint_path)
+    plots.weight_tiles(ckpt.params.W1, output)
+    click.echo(f"wrote {output} ({ckpt.params.hidden_size} tiles)")
