@@ -31,6 +31,7 @@ lighting across a photo, and specks far from the digit, which widen the bounding
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -49,6 +50,8 @@ __all__ = [
     "to_gray_ink",
     "to_mnist",
 ]
+
+logger = logging.getLogger("digitnet")
 
 IMAGE_SIZE = 28  # MNIST's field is 28×28 ...
 BOX_SIZE = 20  # ... and each digit is scaled to fit a 20×20 box inside it.
@@ -106,6 +109,9 @@ def load_image(path: Path) -> Image.Image:
             warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
             with Image.open(path) as image:
                 image.seek(0)  # the first frame of an animated GIF / PNG / WebP
+                frames = getattr(image, "n_frames", 1)
+                if frames > 1:  # say so: the user may have meant another frame
+                    logger.warning("%s has %d frames: reading the first one only", name, frames)
                 image.load()
                 upright = ImageOps.exif_transpose(image)  # a loaded copy, file-free
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
