@@ -115,3 +115,8 @@ def test_other_suffix_is_refused(tmp_path, name):
 def test_committed_docs_diagram_matches_the_default_config():
     docs_svg = Path(__file__).resolve().parents[1] / "docs" / "diagram.svg"
     check_shapes(docs_svg, Config().hidden_size)
+
+
+def test_readme_embeds_the_diagram():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "](docs/diagram.svg)" in readme
