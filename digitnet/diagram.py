@@ -90,7 +90,9 @@ def draw(net: NetworkShape, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with plt.rc_context({"svg.fonttype": "none", "font.family": "DejaVu Sans"}):
+    # hashsalt gives stable clip-path ids: docs/diagram.svg changes only when the drawing does.
+    rc = {"svg.fonttype": "none", "svg.hashsalt": "digitnet", "font.family": "DejaVu Sans"}
+    with plt.rc_context(rc):
         fig = _figure(net, plt)
         try:
             fmt = path.suffix.lower().lstrip(".")
@@ -121,10 +123,10 @@ def _figure(net: NetworkShape, plt: Any) -> Any:
 
     def column(n_units: int, with_bias: bool) -> list[tuple[float, str]]:
         """y of each drawn unit, top to bottom: [bias], 1, 2, 3, ⋮, n."""
-        rows = ["bias", "1", "2", "3", "dots", "last"] if with_bias else ["1", "2", "3", "dots"]
-        if not with_bias:
-            rows.append("last")
-        step = (top - bottom) / (len(rows) - 1)
+        # Up to four units are all drawn; more are drawn as 1, 2, 3, ⋮, n.
+        units = [str(i) for i in range(1, n_units + 1)] if n_units <= 4 else []
+        rows = (["bias"] if with_bias else []) + (units or ["1", "2", "3", "dots", "last"])
+        step = (top - bottom) / (5 if with_bias else 4)  # the spacing of a full column
         offset = 0.0 if with_bias else step / 2
         return [
             (top - offset - i * step * (1 if with_bias else 0.85), r) for i, r in enumerate(rows)

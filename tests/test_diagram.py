@@ -120,3 +120,23 @@ def test_committed_docs_diagram_matches_the_default_config():
 def test_readme_embeds_the_diagram():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     assert "](docs/diagram.svg)" in readme
+
+
+def test_same_config_gives_the_same_svg_bytes(tmp_path):
+    a, b = tmp_path / "a.svg", tmp_path / "b.svg"
+    for out in (a, b):
+        assert CliRunner().invoke(main, ["diagram", "-o", str(out)]).exit_code == 0
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_small_hidden_layer_draws_every_unit(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("hidden_size: 3\n")
+    out = tmp_path / "net.svg"
+    assert (
+        CliRunner().invoke(main, ["diagram", "--config", str(config), "-o", str(out)]).exit_code
+        == 0
+    )
+    texts, _ = svg_labels(out)
+    assert [t for t in texts if t.startswith("a") and len(t) == 2] == ["a₁", "a₂", "a₃"]
+    assert texts.count("⋮") == 2  # input and output columns only
