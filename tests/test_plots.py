@@ -198,3 +198,12 @@ def test_evaluate_report_lists_every_mistake(small_checkpoint, tmp_path):
     # stdout stays one JSON object; the report's path went to stderr
     stdout_json = [line for line in result.output.splitlines() if line.startswith("{")]
     assert json.loads(stdout_json[0])["accuracy"] == pytest.approx(1 - expected / 10000)
+
+
+def test_cli_start_up_does_not_import_matplotlib():
+    import subprocess
+    import sys
+
+    code = "import sys, digitnet.cli; print(sorted({'matplotlib', 'numpy'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
