@@ -42,6 +42,39 @@ class DigitnetGroup(click.Group):
                 f" {DEBUG_ENV}=1 for the traceback and report it"
             ) from None
 
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Click's standalone mode, but every error is one line on stderr.
+
+        Click prints a usage error as the usage, a hint and the message (four
+        lines); here it is the message and where to get help, on one line, with
+        Click's exit status 2. Ctrl-C outside training prints one line and exits
+        130 (128 + SIGINT), as shells expect.
+        """
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            status = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "digitnet"
+            click.echo(f"Error: {exc.format_message()} — see `{where} --help`", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Error: interrupted — nothing was left half-written", err=True)
+            sys.exit(130)
+        # Without standalone mode Click returns the status of ctx.exit() (--help,
+        # --version) or the command's return value (None for ours).
+        sys.exit(status if isinstance(status, int) and not isinstance(status, bool) else 0)
+
 
 class _StderrHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
@@ -159,6 +192,14 @@ def download(dataset: str, data_dir: Path | None, mirrors: Sequence[str], quiet:
 @click.option("--l2", type=click.FloatRange(min=0), help="λ in J(θ) (L2 on non-bias weights).")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Mini-batch size m.")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed for a reproducible run.")
+@click.option(
+    "--resume",
+    "resume_from",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Continue the run saved in CKPT exactly where it stopped (the .resume.npz written"
+    " beside the checkpoint after every epoch, or the checkpoint itself). The saved settings"
+    " are kept; only --epochs and --data-dir may change.",
+)
 @click.option("--mirror", "mirrors", multiple=True, metavar="URL", help="Mirror for the download.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; epoch lines only.")
 def train(
@@ -167,11 +208,14 @@ def train(
     output: Path,
     mirrors: Sequence[str],
     quiet: bool,
+    resume_from: Path | None,
     **flags: Any,
 ) -> None:
     """Train a network (downloading the dataset first if needed).
 
-    Settings: built-in defaults < --config FILE < these flags.
+    Settings: built-in defaults < --config FILE < these flags. The best epoch by
+    validation accuracy is saved; beside it, the history, the run record
+    (.run.json) and the state for --resume (.resume.npz).
     """
     from tqdm import tqdm
 
@@ -180,7 +224,23 @@ def train(
 
     if data_dir is not None:
         flags["data_dir"] = str(data_dir)
-    config = config_module.load(config_file, flags)
+    resumed = None
+    if resume_from is None:
+        config = config_module.load(config_file, flags)
+    else:
+        fixed = [k for k, v in flags.items() if v is not None and k not in ("epochs", "data_dir")]
+        if config_file is not None or fixed:
+            raise click.UsageError(
+                "--resume continues with the saved run's settings — drop --config and the other"
+                " setting flags (only --epochs and --data-dir may change)"
+            )
+        from digitnet import resume
+
+        resumed = resume.load(resume_from)
+        config = config_module.apply(
+            resumed.config, {k: v for k, v in flags.items() if v is not None}, "command line"
+        )
+        click.echo(f"resuming {resume_from} after epoch {resumed.state.epoch}", err=True)
     click.echo(
         f"training 784-{config.hidden_size}-10 ({config.activation}, {config.output}) for"
         f" {config.epochs} epochs on {config.dataset}; seed {config.seed}",
@@ -222,6 +282,8 @@ def train(
         result = runner.run(
             config,
             output,
+            resumed=resumed,
+            resumed_from=resume_from,
             mirrors=list(mirrors) or None,
             progress=not quiet,
             on_batch=on_batch,

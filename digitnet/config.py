@@ -42,8 +42,25 @@ class Config:
     l2: float = 2.0  # λ in J(θ) = … + (λ/2n) Σ θ², n = training set size
     batch_size: int = 100
     epochs: int = 30
+    optimizer: str = "momentum"  # momentum (classical; μ = 0 is plain SGD) or nesterov (optim.py)
+    # learning-rate schedule η(t), t in epochs (schedules.py)
+    lr_schedule: str = "constant"  # constant, step, exponential or cosine
+    lr_warmup_epochs: float = 0.0  # linear ramp from 0 to η over the first epochs (0: none)
+    lr_decay: float = 0.1  # γ: factor per lr_step_epochs (step) or per epoch (exponential)
+    lr_step_epochs: int = 10  # s: epochs between step decays
+    lr_min: float = 0.0  # η_min: where cosine ends
+    # regularisation besides λ
+    dropout: float = 0.0  # probability of dropping each hidden unit in training (inverted dropout)
+    early_stopping: int = 0  # patience: stop after this many epochs without better val acc; 0: off
+    # data augmentation per mini-batch (augment.py; all 0: none). Simard et al. 2003 §2
+    augment_shift: float = 0.0  # pixels, largest random shift per axis
+    augment_rotate: float = 0.0  # degrees, largest random rotation
+    augment_scale: float = 0.0  # fraction, largest random change of scale per axis
+    augment_shear: float = 0.0  # largest random shear factor
+    elastic_alpha: float = 0.0  # α, size of elastic distortions (Simard: 34; 0: off)
+    elastic_sigma: float = 4.0  # σ, smoothness of elastic distortions in pixels (Simard: 4)
     # reproducibility
-    seed: int = 0
+    seed: int = 0  # drives initialisation, shuffling, augmentation and dropout
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -68,6 +85,10 @@ def _fraction(value: Any) -> str | None:
     return None if 0 <= value < 1 else "must be in [0, 1)"
 
 
+def _decay_factor(value: Any) -> str | None:
+    return None if 0 < value <= 1 else "must be in (0, 1]"
+
+
 #: key -> range/choice check (types come from the dataclass annotations)
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "dataset": _one_of("mnist", "fashion-mnist", "kmnist"),  # datasets.DATASETS (a test checks)
@@ -80,6 +101,20 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "l2": _at_least(0),
     "batch_size": _at_least(1),
     "epochs": _at_least(1),
+    "optimizer": _one_of("momentum", "nesterov"),
+    "lr_schedule": _one_of("constant", "step", "exponential", "cosine"),
+    "lr_warmup_epochs": _at_least(0),
+    "lr_decay": _decay_factor,
+    "lr_step_epochs": _at_least(1),
+    "lr_min": _at_least(0),
+    "dropout": _fraction,  # p = 1 would drop every unit
+    "early_stopping": _at_least(0),
+    "augment_shift": _at_least(0),
+    "augment_rotate": _at_least(0),
+    "augment_scale": _fraction,  # scale 1 − s must stay positive
+    "augment_shear": _at_least(0),
+    "elastic_alpha": _at_least(0),
+    "elastic_sigma": _positive,
     "seed": _at_least(0),
 }
 

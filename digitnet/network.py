@@ -66,6 +66,10 @@ class Cache:
     A2: Array  # (m, H)    a^(2) = g(z^(2))
     A3: Array  # (m, 10)   a^(3) = h_θ(x)
     Z3: Array  # (m, 10)   z^(3), kept for a stable cost
+    # Dropout (training only): the mask r/(1 − p) and ã^(2) = a^(2) ⊙ r/(1 − p), the
+    # hidden activations layer 3 actually saw. Both None without dropout.
+    mask: Array | None = None  # (m, H)
+    A2_dropped: Array | None = None  # (m, H)
 
 
 def init_params(
@@ -99,16 +103,30 @@ def init_params(
     )
 
 
-def forward(params: Params, A1: Array, activation: str, output: str = "softmax") -> Cache:
-    """Forward pass for a mini-batch A1 of shape (m, 784)."""
+def forward(
+    params: Params,
+    A1: Array,
+    activation: str,
+    output: str = "softmax",
+    dropout_mask: Array | None = None,
+) -> Cache:
+    """Forward pass for a mini-batch A1 of shape (m, 784).
+
+    ``dropout_mask`` (m, H), training only, holds r/(1 − p) with r ~ Bernoulli(1 − p):
+    *inverted* dropout (Srivastava et al. 2014, §4, with the 1/(1 − p) rescaling moved
+    from test time to training time), so evaluation uses θ unchanged and no mask.
+    """
     g, _ = ACTIVATIONS[activation]
     Z2 = A1 @ params.W1.T  # (m, H)   (B1) z^(2) = θ^(1) a^(1)
     Z2 += params.b1
     A2 = g(Z2, out=Z2)  # (m, H)   (B2) a^(2) = g(z^(2)), in place: z^(2) is not needed again
-    Z3 = A2 @ params.W2.T  # (m, 10)  (B3) z^(3) = θ^(2) a^(2)
+    A2_seen = A2 if dropout_mask is None else A2 * dropout_mask  # (m, H) ã^(2) = a^(2) ⊙ r/(1−p)
+    Z3 = A2_seen @ params.W2.T  # (m, 10)  (B3) z^(3) = θ^(2) a^(2)
     Z3 += params.b2
     A3 = softmax(Z3) if output == "softmax" else sigmoid(Z3)  # (m, 10)  (B4) a^(3) = h_θ(x)
-    return Cache(A1=A1, A2=A2, A3=A3, Z3=Z3)
+    if dropout_mask is None:
+        return Cache(A1=A1, A2=A2, A3=A3, Z3=Z3)
+    return Cache(A1=A1, A2=A2, A3=A3, Z3=Z3, mask=dropout_mask, A2_dropped=A2_seen)
 
 
 def predict_proba(params: Params, A1: Array, activation: str, output: str = "softmax") -> Array:
@@ -187,11 +205,16 @@ def backprop(
     m = cache.A1.shape[0]
     n = m if n_train is None else n_train
     delta3 = output_error(cache.A3, y)  # (m, 10)  (B6)
-    grad_W2 = delta3.T @ cache.A2  # (10, H)  (B8) Σ_i δ^(3) (a^(2))ᵀ
+    # With dropout, layer 3 saw ã^(2) = a^(2) ⊙ r/(1−p): it takes a^(2)'s place in (B8),
+    # and ∂ã^(2)/∂z^(2) = r/(1−p) ⊙ g′(z^(2)) adds the mask to (B7).
+    A2_seen = cache.A2 if cache.A2_dropped is None else cache.A2_dropped
+    grad_W2 = delta3.T @ A2_seen  # (10, H)  (B8) Σ_i δ^(3) (a^(2))ᵀ
     grad_W2 *= 1.0 / m
     grad_W2 += (l2 / n) * params.W2
     grad_b2 = delta3.mean(axis=0)  # (10,)    (B8) bias: a^(2)_0 = 1, no λ
     delta2 = delta3 @ params.W2  # (m, H)   (B7) (θ^(2))ᵀ δ^(3) without the bias row
+    if cache.mask is not None:
+        delta2 *= cache.mask  # (B7) with dropout: ⊙ r/(1−p)
     g_prime_times(cache.A2, delta2)  # (B7) ⊙ g′(z^(2))
     grad_W1 = delta2.T @ cache.A1  # (H, 784) (B8)
     grad_W1 *= 1.0 / m

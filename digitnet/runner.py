@@ -3,7 +3,14 @@
 ``train.py`` knows only arrays; this module adds the files around it. It keeps
 the best parameters by *validation* accuracy (the test set never chooses
 anything), saves them atomically at the output path whenever they improve,
-and rewrites the metrics history beside the checkpoint after every epoch.
+and after every epoch rewrites the metrics history and the resumable training
+state (resume.py) beside the checkpoint. At the end it writes the run record
+(runrecord.py). For ``checkpoints/model.npz`` the files are::
+
+    checkpoints/model.npz           best parameters by validation accuracy
+    checkpoints/model.history.json  one record per epoch
+    checkpoints/model.resume.npz    latest state, for `digitnet train --resume`
+    checkpoints/model.run.json      config, versions, dataset MD5s, final figures
 """
 
 from __future__ import annotations
@@ -17,10 +24,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from digitnet import checkpoint, datasets
+from digitnet import checkpoint, datasets, resume, runrecord
 from digitnet.atomic import write_text
 from digitnet.config import Config
-from digitnet.train import BatchHook, EpochRecord, split_validation, train
+from digitnet.train import BatchHook, EpochRecord, TrainState, split_validation, train
 
 EpochHook = Callable[[EpochRecord, bool], None]  # (record, is it the best so far)
 
@@ -35,6 +42,7 @@ class RunResult:
     best: EpochRecord | None
     history: list[EpochRecord] = field(default_factory=list)
     train_seconds: float = 0.0
+    stopped_early: bool = False
 
 
 def load_training_data(
@@ -49,18 +57,33 @@ def run(
     config: Config,
     output: Path,
     *,
+    resumed: resume.Resumed | None = None,
+    resumed_from: Path | None = None,
     mirrors: Sequence[str] | None = None,
     progress: bool = True,
     on_batch: BatchHook | None = None,
     on_epoch: EpochHook | None = None,
 ) -> RunResult:
+    """Train, keeping the best checkpoint at ``output`` and, beside it, the history,
+    the resumable state (model.resume.npz, after every epoch) and the run record.
+
+    ``resumed`` (from ``resume.load``) continues a saved run where it stopped.
+    """
     images, labels = load_training_data(config, Path(config.data_dir), mirrors, progress)
     data = split_validation(images, labels, config.validation_size)
-    result = RunResult(best=None)
+    if resumed is None:
+        state = TrainState.start(config)
+        result = RunResult(best=None)
+    else:
+        state = resumed.state
+        result = RunResult(
+            best=resumed.best, history=list(resumed.history), train_seconds=resumed.train_seconds
+        )
+    seconds_before = result.train_seconds
     started = time.perf_counter()
-    for record, params in train(config, data, on_batch=on_batch):
+    for record, params in train(config, data, on_batch=on_batch, state=state):
         result.history.append(record)
-        result.train_seconds = time.perf_counter() - started
+        result.train_seconds = seconds_before + time.perf_counter() - started
         # With no validation split, the latest epoch is the best one we can know of.
         improved = (
             result.best is None
@@ -85,10 +108,28 @@ def run(
                     },
                 ),
             )
+        resume.save(
+            resume.resume_path(output),
+            config,
+            state,
+            result.history,
+            result.best,
+            result.train_seconds,
+        )
         write_text(
             history_path(output),
             json.dumps([r.to_dict() for r in result.history], indent=1) + "\n",
         )
         if on_epoch is not None:
             on_epoch(record, improved)
+    result.stopped_early = state.epoch < config.epochs
+    runrecord.write(
+        output,
+        config,
+        result.history,
+        result.best,
+        result.train_seconds,
+        stopped_early=result.stopped_early,
+        resumed_from=resumed_from,
+    )
     return result

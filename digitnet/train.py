@@ -1,4 +1,5 @@
-"""The mini-batch training loop: SGD with momentum, shuffling, validation.
+"""The mini-batch training loop: SGD with (Nesterov) momentum, a learning-rate schedule,
+augmentation, dropout, validation and early stopping.
 
 No I/O here: ``train`` yields one ``EpochRecord`` per epoch (with the current
 parameters) and calls an optional ``on_batch`` hook for progress bars; the caller
@@ -14,9 +15,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from digitnet.augment import Distortion, distort
 from digitnet.config import Config
 from digitnet.errors import TrainingError
 from digitnet.network import N_INPUTS, Params, backprop, data_cost, forward, init_params, l2_penalty
+from digitnet.optim import Momentum, make_optimizer
+from digitnet.schedules import Schedule
 
 #: a^(1) = pixel / 255 ∈ [0, 1] (DESIGN.md)
 PIXEL_SCALE = np.float32(1 / 255)
@@ -91,52 +95,103 @@ def score(
 BatchHook = Callable[[int, int, int, float, float], None]
 
 
+@dataclass
+class TrainState:
+    """Everything a run needs to continue exactly where it stopped (``--resume``).
+
+    ``train`` updates it in place; between epochs it is consistent and the runner
+    saves it (runner.save_resume_state). The random generator is the run's only
+    source of randomness: initialisation, shuffling, augmentation and dropout.
+    """
+
+    epoch: int  # epochs completed
+    params: Params
+    optimizer: Momentum
+    rng: np.random.Generator
+    best_validation_accuracy: float = -1.0  # for early stopping
+    best_epoch: int = 0
+
+    @classmethod
+    def start(cls, config: Config) -> TrainState:
+        """A fresh run: θ drawn from ``default_rng(config.seed)``, zero velocity."""
+        rng = np.random.default_rng(config.seed)
+        params = init_params(config.hidden_size, config.activation, rng)
+        optimizer = make_optimizer(config.optimizer, params, config.momentum)
+        return cls(epoch=0, params=params, optimizer=optimizer, rng=rng)
+
+    def should_stop(self, patience: int) -> bool:
+        """Early stopping: no better validation accuracy for ``patience`` epochs (0: never)."""
+        return patience > 0 and self.epoch - self.best_epoch >= patience
+
+
+def dropout_mask(rng: np.random.Generator, shape: tuple[int, int], p: float) -> NDArray[np.float32]:
+    """r/(1 − p) with r ~ Bernoulli(1 − p): inverted dropout's mask (network.forward)."""
+    keep = rng.random(shape, dtype=np.float32) >= np.float32(p)
+    return np.multiply(keep, np.float32(1 / (1 - p)), dtype=np.float32)
+
+
 def train(
     config: Config,
     data: TrainingData,
     params: Params | None = None,
     on_batch: BatchHook | None = None,
+    state: TrainState | None = None,
 ) -> Iterator[tuple[EpochRecord, Params]]:
-    """Train for ``config.epochs`` epochs, yielding each epoch's record and parameters.
+    """Train up to ``config.epochs`` epochs, yielding each epoch's record and parameters.
 
-    One ``np.random.default_rng(config.seed)`` drives initialisation and shuffling,
-    so a rerun with the same seed gives identical parameters.
+    One ``np.random.default_rng(config.seed)`` drives initialisation, shuffling,
+    augmentation and dropout, so a rerun with the same seed gives identical
+    parameters. Pass ``state`` (``TrainState.start`` or a resumed one) to keep a
+    handle on the training state; it is updated in place. Stops early when
+    ``config.early_stopping`` epochs pass without a better validation accuracy.
     """
-    rng = np.random.default_rng(config.seed)
-    if params is None:
-        params = init_params(config.hidden_size, config.activation, rng)
+    if state is None:
+        state = TrainState.start(config)
+        if params is not None:
+            state.params = params
+            state.optimizer = make_optimizer(config.optimizer, params, config.momentum)
+    params, rng = state.params, state.rng
     n = len(data.X_train)
     if n == 0:
         raise TrainingError(
             "no training images left after the validation split — lower validation_size"
         )
-    velocity = Params(**{name: np.zeros_like(a) for name, a in params.arrays().items()})
+    schedule = Schedule.from_config(config)
+    distortion = Distortion.from_config(config)
     batch_size = min(config.batch_size, n)
+    steps_per_epoch = -(-n // batch_size)
     # One preallocated buffer for the gathered mini-batch: no large fresh allocation per step.
     X_batch = np.empty((batch_size, N_INPUTS), dtype=np.float32)
     y_batch = np.empty(batch_size, dtype=data.y_train.dtype)
 
-    for epoch in range(1, config.epochs + 1):
+    for epoch in range(state.epoch + 1, config.epochs + 1):
         started = time.perf_counter()
         order = rng.permutation(n)
         cost_sum, correct, done = 0.0, 0, 0
-        for start in range(0, n, batch_size):
+        learning_rate = schedule.lr_at(epoch - 1)
+        for step, start in enumerate(range(0, n, batch_size)):
             rows = order[start : start + batch_size]
             m = len(rows)
             A1, y = X_batch[:m], y_batch[:m]
             np.take(data.X_train, rows, axis=0, out=A1)
             np.take(data.y_train, rows, out=y)
+            if distortion.enabled:
+                A1 = distort(A1, rng, distortion)
+            mask = None
+            if config.dropout:
+                mask = dropout_mask(rng, (m, params.hidden_size), config.dropout)
 
-            cache = forward(params, A1, config.activation, config.output)
+            cache = forward(params, A1, config.activation, config.output, dropout_mask=mask)
             batch_cost = data_cost(cache.Z3, y, config.output)
             if not np.isfinite(batch_cost):
                 raise TrainingError(
                     f"the cost became {batch_cost} in epoch {epoch} — lower the learning rate"
-                    f" (now {config.learning_rate})"
+                    f" (now {learning_rate:.3g})"
                 )
             batch_correct = int(np.count_nonzero(cache.Z3.argmax(axis=1) == y))
             grads = backprop(params, cache, y, config.activation, config.l2, n_train=n)
-            _momentum_step(params, velocity, grads, config.learning_rate, config.momentum)
+            learning_rate = schedule.lr_at(epoch - 1 + (step + 1) / steps_per_epoch)
+            state.optimizer.step(params, grads, learning_rate)
 
             cost_sum += batch_cost * m
             correct += batch_correct
@@ -146,25 +201,19 @@ def train(
 
         seconds = time.perf_counter() - started
         val_cost, val_accuracy, _ = score(params, data.X_val, data.y_val, config, n)
+        state.epoch = epoch
+        if val_accuracy > state.best_validation_accuracy:
+            state.best_validation_accuracy, state.best_epoch = val_accuracy, epoch
         record = EpochRecord(
             epoch=epoch,
             train_cost=cost_sum / n + l2_penalty(params, config.l2, n),
             train_accuracy=correct / n,
             validation_cost=val_cost,
             validation_accuracy=val_accuracy,
-            learning_rate=config.learning_rate,
+            learning_rate=learning_rate,
             seconds=seconds,
             images_per_second=n / seconds,
         )
         yield record, params
-
-
-def _momentum_step(
-    params: Params, velocity: Params, grads: Params, learning_rate: float, momentum: float
-) -> None:
-    """Classical momentum, in place: v ← μ v − η ∂J/∂θ; θ ← θ + v."""
-    for name, theta in params.arrays().items():
-        v = getattr(velocity, name)
-        v *= momentum
-        v -= learning_rate * getattr(grads, name)
-        theta += v
+        if data.X_val.size and state.should_stop(config.early_stopping):
+            break

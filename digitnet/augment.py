@@ -1,0 +1,160 @@
+"""Random distortions of training images, applied on the fly to each mini-batch.
+
+Two kinds, after Simard, Steinkraus & Platt 2003, "Best practices for
+convolutional neural networks applied to visual document analysis" (§2):
+
+* **affine**: a random shift, rotation, scale (x and y apart) and shear per image;
+* **elastic**: a random displacement field per image, uniform in [−1, 1] per pixel
+  and coordinate, smoothed by a Gaussian of width σ and scaled by α (Simard: σ = 4,
+  α = 34 for MNIST).
+
+Both are expressed as one *sampling map*: output pixel p reads the input at
+
+    s(p) = M (p − c) + c + t + α (G_σ * u)(p)
+
+with c the image centre, M = R(rotation) · Shear · diag(scale), t the shift and
+u the uniform noise. The input is read there by bilinear interpolation, with
+zeros outside the image, so every output pixel is a convex combination of input
+pixels and zeros: images stay in [0, 1] and labels are untouched.
+
+Everything is vectorised over the batch (no Python loop over images). Two choices
+keep augmentation well below the cost of a training step (measured on a 2-core
+machine, m = 100, float32):
+
+* the Gaussian smoothing is the separable product G u Gᵀ with a 28 × 28 matrix G
+  holding the kernel (zero padding, like scipy's mode="constant"): ~0.8 ms for both
+  fields, against ~2.8 ms for ``scipy.ndimage.gaussian_filter``;
+* bilinear interpolation gathers the four neighbours from a zero-padded copy with
+  flat indices: ~0.8 ms, against ~2.5 ms for ``scipy.ndimage.map_coordinates``
+  (order=1) on the stacked batch.
+
+With every strength zero, s(p) = p exactly, and the output equals the input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import NDArray
+
+from digitnet.config import Config
+
+SIDE = 28  # MNIST images are 28 × 28
+CENTRE = (SIDE - 1) / 2  # 13.5: rotation, scale and shear act about the image centre
+_PAD = 1  # zero border on each side, so any clipped coordinate has four neighbours
+
+Images = NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Distortion:
+    """Strengths of the random distortions; each is the largest magnitude drawn."""
+
+    shift: float = 0.0  # pixels: t uniform in [−shift, shift] per axis
+    rotate: float = 0.0  # degrees: rotation uniform in [−rotate, rotate]
+    scale: float = 0.0  # fraction: scale uniform in [1 − scale, 1 + scale] per axis
+    shear: float = 0.0  # shear factor k uniform in [−shear, shear] (row ← row + k col)
+    elastic_alpha: float = 0.0  # α: size of the elastic displacement (pixels per unit field)
+    elastic_sigma: float = 4.0  # σ: smoothness of the elastic field (pixels)
+
+    @classmethod
+    def from_config(cls, config: Config) -> Distortion:
+        return cls(
+            shift=config.augment_shift,
+            rotate=config.augment_rotate,
+            scale=config.augment_scale,
+            shear=config.augment_shear,
+            elastic_alpha=config.elastic_alpha,
+            elastic_sigma=config.elastic_sigma,
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return any((self.shift, self.rotate, self.scale, self.shear, self.elastic_alpha))
+
+
+@lru_cache(maxsize=8)
+def gaussian_matrix(sigma: float, side: int = SIDE) -> NDArray[np.float32]:
+    """G with (G u)_i = Σ_j g_σ(i − j) u_j: 1-D Gaussian smoothing with zero padding.
+
+    The kernel is normalised as a density (Σ over all integers ≈ 1), so the field
+    keeps Simard's scale: α multiplies a smoothed uniform(−1, 1) field.
+    """
+    i = np.arange(side, dtype=np.float64)
+    d = i[:, None] - i[None, :]
+    g = np.exp(-(d**2) / (2 * sigma**2))
+    g /= np.exp(-(np.arange(-4 * side, 4 * side + 1) ** 2) / (2 * sigma**2)).sum()
+    return g.astype(np.float32)
+
+
+def sampling_map(
+    m: int, rng: np.random.Generator, d: Distortion
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Source coordinates (rows, cols), each (m, 28, 28), for a batch of m images."""
+    grid = np.arange(SIDE, dtype=np.float32) - np.float32(CENTRE)
+    pr = grid[None, :, None]  # (1, 28, 1)  p − c, row
+    pc = grid[None, None, :]  # (1, 1, 28)  p − c, column
+
+    def uniform(limit: float) -> NDArray[np.float32]:
+        return rng.uniform(-limit, limit, size=(m, 1, 1)).astype(np.float32)  # (m, 1, 1)
+
+    # M = R · Sh · S, drawn per image; shape (m, 1, 1) per entry for broadcasting.
+    angle = np.deg2rad(uniform(d.rotate)) if d.rotate else np.zeros((m, 1, 1), np.float32)
+    cos, sin = np.cos(angle), np.sin(angle)
+    sr = 1 + uniform(d.scale) if d.scale else np.float32(1)
+    sc = 1 + uniform(d.scale) if d.scale else np.float32(1)
+    k = uniform(d.shear) if d.shear else np.float32(0)
+    # Sh · S = [[sr, k sc], [0, sc]] in (row, col) order; then rotate by R.
+    m00, m01 = cos * sr, cos * k * sc - sin * sc
+    m10, m11 = sin * sr, sin * k * sc + cos * sc
+    rows = m00 * pr + m01 * pc + np.float32(CENTRE)  # (m, 28, 28)
+    cols = m10 * pr + m11 * pc + np.float32(CENTRE)
+    if d.shift:
+        rows = rows + uniform(d.shift)
+        cols = cols + uniform(d.shift)
+    if d.elastic_alpha:
+        G = gaussian_matrix(float(d.elastic_sigma))
+        u = rng.random((2, m, SIDE, SIDE), dtype=np.float32)  # uniform in [0, 1) …
+        u *= 2
+        u -= 1  # … moved to [−1, 1)
+        # Stacked small products: numpy loops over them without BLAS threads, which
+        # stays fast on a busy machine (one flattened GEMM was 50× slower there).
+        field = G @ u @ G.T  # (2, m, 28, 28)  G_σ * u, separable
+        field *= np.float32(d.elastic_alpha)
+        rows = rows + field[0]
+        cols = cols + field[1]
+    shape = (m, SIDE, SIDE)
+    return (
+        np.broadcast_to(rows, shape).astype(np.float32),
+        np.broadcast_to(cols, shape).astype(np.float32),
+    )
+
+
+def bilinear(
+    images: Images, rows: NDArray[np.float32], cols: NDArray[np.float32]
+) -> NDArray[np.float32]:
+    """Read each (m, 28, 28) image at (rows, cols) by bilinear interpolation, zeros outside."""
+    m = images.shape[0]
+    size = SIDE + 2 * _PAD + 1  # one extra row/column so r0 + 1 stays inside
+    padded = np.zeros((m, size, size), dtype=np.float32)
+    padded[:, _PAD : _PAD + SIDE, _PAD : _PAD + SIDE] = images.reshape(m, SIDE, SIDE)
+    # Clipping to [−1, SIDE]: beyond that every neighbour is zero padding anyway.
+    r = np.clip(rows, -1, SIDE) + _PAD
+    c = np.clip(cols, -1, SIDE) + _PAD
+    r0, c0 = np.floor(r), np.floor(c)
+    fr, fc = r - r0, c - c0  # weights of the lower-right neighbours
+    flat = (np.arange(m)[:, None, None] * size + r0.astype(np.intp)) * size + c0.astype(np.intp)
+    source = padded.ravel()
+    top = source[flat] * (1 - fc) + source[flat + 1] * fc
+    bottom = source[flat + size] * (1 - fc) + source[flat + size + 1] * fc
+    out = (top * (1 - fr) + bottom * fr).astype(np.float32, copy=False)
+    return np.clip(out, 0.0, 1.0, out=out)  # rounding could step a hair past 1
+
+
+def distort(images: Images, rng: np.random.Generator, d: Distortion) -> Images:
+    """A randomly distorted copy of ``images`` (m, 784) with values in [0, 1]."""
+    m = images.shape[0]
+    rows, cols = sampling_map(m, rng, d)
+    return bilinear(images, rows, cols).reshape(m, SIDE * SIDE)

@@ -1,0 +1,121 @@
+"""Augmentation: images stay in range, stay with their labels, and zero strength is identity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from digitnet.augment import SIDE, Distortion, bilinear, distort, gaussian_matrix, sampling_map
+
+
+def digit_like(m: int, seed: int = 0) -> np.ndarray:
+    """m images of three soft blobs of ink at random places in the middle of the frame,
+    values in [0, 1], float32: smooth like pen strokes and different from each other."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(7, 21, size=(m, 3, 2))
+    r = np.arange(SIDE)[None, None, :, None]
+    c = np.arange(SIDE)[None, None, None, :]
+    d2 = (r - centres[..., 0, None, None]) ** 2 + (c - centres[..., 1, None, None]) ** 2
+    images = np.exp(-d2 / (2 * 2.0**2)).max(axis=1)  # (m, 28, 28)
+    return images.reshape(m, SIDE * SIDE).astype(np.float32)
+
+
+STRONG = Distortion(shift=2, rotate=15, scale=0.15, shear=0.3, elastic_alpha=34, elastic_sigma=4)
+
+
+def test_zero_strength_returns_the_input_unchanged():
+    X = digit_like(20)
+    out = distort(X, np.random.default_rng(1), Distortion())
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, X)
+
+
+def test_zero_alpha_with_any_sigma_is_still_identity():
+    X = digit_like(5)
+    out = distort(X, np.random.default_rng(1), Distortion(elastic_sigma=1.5))
+    np.testing.assert_array_equal(out, X)
+
+
+def test_integer_shift_moves_the_image_by_whole_pixels():
+    X = digit_like(1)
+    rows = np.arange(SIDE, dtype=np.float32)[None, :, None] + np.zeros((1, SIDE, SIDE), np.float32)
+    cols = np.arange(SIDE, dtype=np.float32)[None, None, :] + np.zeros((1, SIDE, SIDE), np.float32)
+    out = bilinear(X, rows - 2, cols + 3).reshape(SIDE, SIDE)  # read 2 up, 3 right
+    expected = np.zeros((SIDE, SIDE), np.float32)
+    expected[2:, : SIDE - 3] = X.reshape(SIDE, SIDE)[: SIDE - 2, 3:]
+    np.testing.assert_array_equal(out, expected)
+
+
+@settings(deadline=None, max_examples=25)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    shift=st.floats(0, 4),
+    rotate=st.floats(0, 45),
+    scale=st.floats(0, 0.5),
+    shear=st.floats(0, 0.5),
+    alpha=st.floats(0, 60),
+    sigma=st.floats(1, 8),
+)
+def test_outputs_stay_in_range_for_any_strength(seed, shift, rotate, scale, shear, alpha, sigma):
+    d = Distortion(shift, rotate, scale, shear, alpha, sigma)
+    X = digit_like(8, seed % 7)
+    X[:, 300] = 1.0  # full-intensity pixels are the ones that could overshoot
+    out = distort(X, np.random.default_rng(seed), d)
+    assert out.shape == X.shape
+    assert out.dtype == np.float32
+    assert np.isfinite(out).all()
+    assert out.min() >= 0.0
+    assert out.max() <= 1.0
+
+
+def test_each_output_depends_only_on_its_own_input_so_labels_still_apply():
+    # Change one image of the batch and distort with the same random draws: only that
+    # row of the output changes. Rows are neither mixed nor reordered, so y[i] is still
+    # the label of the distorted image i.
+    X = digit_like(10, seed=3)
+    changed = X.copy()
+    changed[4] = digit_like(1, seed=9)[0]
+    a = distort(X, np.random.default_rng(5), STRONG)
+    b = distort(changed, np.random.default_rng(5), STRONG)
+    others = np.arange(10) != 4
+    np.testing.assert_array_equal(a[others], b[others])
+    assert not np.array_equal(a[4], b[4])
+
+
+def test_mild_distortions_keep_each_image_closest_to_its_original():
+    X = digit_like(40, seed=3)
+    mild = Distortion(shift=0.5, rotate=5, scale=0.05, shear=0.05, elastic_alpha=8)
+    out = distort(X, np.random.default_rng(0), mild)
+    Xc = X - X.mean(axis=1, keepdims=True)
+    Oc = out - out.mean(axis=1, keepdims=True)
+    similarity = (Oc @ Xc.T) / np.outer(np.linalg.norm(Oc, axis=1), np.linalg.norm(Xc, axis=1))
+    assert np.diag(similarity).mean() > 0.9
+    # random blobs can land almost on another image's blobs: allow a rare near-twin
+    assert (similarity.argmax(axis=1) == np.arange(40)).mean() >= 0.95
+
+
+def test_distortions_are_random_per_image_and_reproducible_per_seed():
+    X = np.repeat(digit_like(1), 4, axis=0)
+    a = distort(X, np.random.default_rng(7), STRONG)
+    b = distort(X, np.random.default_rng(7), STRONG)
+    np.testing.assert_array_equal(a, b)  # same seed, same distortions
+    assert not np.array_equal(a[0], a[1])  # one draw per image, not per batch
+    assert not np.array_equal(a[0], X[0])
+
+
+def test_elastic_field_has_simards_scale():
+    # Smoothing a uniform(−1, 1) field with a normalised Gaussian of σ = 4 leaves a
+    # standard deviation of about 0.58 / (2 σ √π) ≈ 0.04 in the middle of the image;
+    # α = 34 makes that about 1.4 pixels: visible but not destructive.
+    rows, _ = sampling_map(200, np.random.default_rng(0), Distortion(elastic_alpha=34))
+    base = np.arange(SIDE, dtype=np.float32)[None, :, None]
+    displacement = (rows - base)[:, 10:18, 10:18]
+    assert 0.8 < displacement.std() < 2.0
+
+
+def test_gaussian_matrix_rows_sum_to_one_away_from_the_edges():
+    G = gaussian_matrix(2.0)
+    assert G[14].sum() == pytest.approx(1.0, abs=1e-4)
+    assert G[0].sum() < 0.7  # zero padding outside the image
