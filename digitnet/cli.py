@@ -75,39 +75,6 @@ class DigitnetGroup(click.Group):
         # --version) or the command's return value (None for ours).
         sys.exit(status if isinstance(status, int) and not isinstance(status, bool) else 0)
 
-    def main(
-        self,
-        args: Sequence[str] | None = None,
-        prog_name: str | None = None,
-        complete_var: str | None = None,
-        standalone_mode: bool = True,
-        **extra: Any,
-    ) -> Any:
-        """Click's standalone mode, but every error is one line on stderr.
-
-        Click prints a usage error as the usage, a hint and the message (four
-        lines); here it is the message and where to get help, on one line, with
-        Click's exit status 2. Ctrl-C outside training prints one line and exits
-        130 (128 + SIGINT), as shells expect.
-        """
-        if not standalone_mode:
-            return super().main(args, prog_name, complete_var, False, **extra)
-        try:
-            status = super().main(args, prog_name, complete_var, False, **extra)
-        except click.UsageError as exc:
-            where = exc.ctx.command_path if exc.ctx is not None else "digitnet"
-            click.echo(f"Error: {exc.format_message()} — see `{where} --help`", err=True)
-            sys.exit(exc.exit_code)
-        except click.ClickException as exc:
-            exc.show()
-            sys.exit(exc.exit_code)
-        except click.Abort:
-            click.echo("Error: interrupted — nothing was left half-written", err=True)
-            sys.exit(130)
-        # Without standalone mode Click returns the status of ctx.exit() (--help,
-        # --version) or the command's return value (None for ours).
-        sys.exit(status if isinstance(status, int) and not isinstance(status, bool) else 0)
-
 
 class _StderrHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
