@@ -91,8 +91,9 @@ def draw(net: NetworkShape, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     # hashsalt gives stable clip-path ids: docs/diagram.svg changes only when the drawing does.
-    rc = {"svg.fonttype": "none", "svg.hashsalt": "digitnet", "font.family": "DejaVu Sans"}
-    with plt.rc_context(rc):
+    with plt.rc_context(
+        {"svg.fonttype": "none", "svg.hashsalt": "digitnet", "font.family": "DejaVu Sans"}
+    ):
         fig = _figure(net, plt)
         try:
             fmt = path.suffix.lower().lstrip(".")
