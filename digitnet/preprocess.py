@@ -40,15 +40,23 @@ from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from digitnet.errors import ImageError
+from digitnet.segment import Region, find_digits, label
 
 __all__ = [
     "BOX_SIZE",
     "IMAGE_SIZE",
     "INK_THRESHOLD",
+    "MAX_SIDE",
+    "estimate_background",
     "image_to_input",
+    "image_to_inputs",
+    "ink_mask",
+    "load_for_prediction",
     "load_image",
+    "reduce_large",
     "to_gray_ink",
     "to_mnist",
+    "to_mnist_digits",
 ]
 
 logger = logging.getLogger("digitnet")
@@ -72,14 +80,40 @@ _MAD_TO_SIGMA = 1.4826
 # Rounding tolerance so a centre of mass at exactly x.5 (MNIST has some) is not moved.
 _HALF_PIXEL_TOLERANCE = 1e-6
 
+# Large images are reduced to at most this many pixels on the longer side before
+# anything else (`reduce_large`); 1200 keeps a digit drawn small on a page readable.
+MAX_SIDE = 1200
+# Background surface (`estimate_background`): the coarse grid, the fit's rejection
+# of ink cells, and the variation below which paper counts as flat.
+_GRID = 48
+_MIN_SURFACE_SIDE = 64  # smaller images are mostly digit: too little paper to fit a surface to
+_SURFACE_SIGMAS = 2.5
+_SURFACE_ROUNDS = 6
+_SURFACE_TOLERANCE = 2.0 / 255.0  # never reject cells closer than 2 gray levels
+_GRADIENT_MIN = 0.03  # about 8 gray levels across the image
+_DIM_PAPER = 0.05  # floor for the light level when dividing it out
+# Ink mask (`ink_mask`): Otsu's threshold over the ink, kept in this range.
+_OTSU_BINS = 64
+_MASK_MIN = 0.1
+_MASK_MAX = 0.3
+# Margin around a digit's masked box, a fraction of its height (at least 3 px), where
+# faint ink connected to the digit is kept (`_digit_crop`).
+_MARGIN = 0.5
+_NEAR_MARGIN = 0.25
+_MIN_MARGIN = 3
+
 FloatImage = NDArray[np.float32]
 
 
 # --------------------------------------------------------------------------- loading
 
 
-def load_image(path: Path) -> Image.Image:
+def load_image(path: Path, max_side: int | None = None) -> Image.Image:
     """Open and fully decode the image at `path`, upright, first frame only.
+
+    With `max_side`, a JPEG larger than that is decoded at a reduced scale (libjpeg's
+    DCT scaling, ``draft``), which is most of what keeps a 12-megapixel photo fast;
+    `reduce_large` finishes the job for other formats.
 
     Any mode is accepted (L, RGB, RGBA, LA, P, I;16, 1, CMYK, ...); `to_gray_ink` deals
     with them. The EXIF orientation is applied, because phones store photos sideways
@@ -112,6 +146,11 @@ def load_image(path: Path) -> Image.Image:
                 frames = getattr(image, "n_frames", 1)
                 if frames > 1:  # say so: the user may have meant another frame
                     logger.warning("%s has %d frames: reading the first one only", name, frames)
+                if max_side is not None and image.format == "JPEG":
+                    scale = max(image.size) // max_side
+                    if scale >= 2:
+                        size = (image.width // scale, image.height // scale)
+                        image.draft(image.mode, size)
                 image.load()
                 upright = ImageOps.exif_transpose(image)  # a loaded copy, file-free
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
@@ -204,18 +243,110 @@ def _border(gray: FloatImage) -> FloatImage:
     return ring
 
 
+def _box_blur(values: FloatImage, radius: int) -> FloatImage:
+    """Mean over a (2r+1)² window, edges repeated: a cheap denoiser (running sums)."""
+    if radius < 1:
+        return values
+    k = 2 * radius + 1
+    out = np.pad(values, radius, mode="edge").astype(np.float64)
+    for axis in (0, 1):
+        sums = np.cumsum(out, axis=axis)
+        sums = np.concatenate([np.zeros_like(sums.take([0], axis=axis)), sums], axis=axis)
+        n = sums.shape[axis]
+        out = (sums.take(range(k, n), axis=axis) - sums.take(range(n - k), axis=axis)) / k
+    blurred: FloatImage = out.astype(np.float32)
+    return blurred
+
+
+def _surface_terms(u: NDArray[np.float64], v: NDArray[np.float64]) -> list[NDArray[np.float64]]:
+    """The six terms of a quadratic surface in normalised coordinates u, v ∈ [-1, 1]."""
+    return [np.ones_like(u * v), u, v, u * u, u * v, v * v]
+
+
+def _normalised(n: int, positions: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Pixel positions 0..n-1 -> [-1, 1]."""
+    return positions / max(1, n - 1) * 2.0 - 1.0
+
+
+def estimate_background(gray: FloatImage) -> FloatImage:
+    """The paper's brightness at every pixel: flat, or a smooth quadratic surface.
+
+    A photo of paper under a lamp is brighter on one side than the other; if the
+    background were one level, the dark side would count as ink and the bright side
+    would hide faint strokes. The image is averaged into a coarse grid (at most
+    `_GRID` cells a side) and a quadratic surface a + bu + cv + du² + euv + fv² is
+    fitted to it by least squares, dropping the cells more than `_SURFACE_SIGMAS`
+    robust σ from the surface and refitting (the cells holding ink), a few rounds,
+    starting from the cells of the border ring.
+    When the surface varies by less than `_GRADIENT_MIN` the paper is taken as flat
+    and its level is the median of the border ring (the digit rarely fills the frame),
+    which leaves an MNIST digit's black background at exactly 0.
+    Returns an array that broadcasts against `gray` (a 0-d array when flat).
+    """
+    flat: FloatImage = np.asarray(np.median(_border(gray)), dtype=np.float32)
+    height, width = gray.shape
+    if min(height, width) < _MIN_SURFACE_SIDE:
+        return flat
+    grid_w, grid_h = min(width, _GRID), min(height, _GRID)
+    grid = np.asarray(
+        Image.fromarray(gray).resize((grid_w, grid_h), Image.Resampling.BOX), dtype=np.float64
+    )
+    # Each grid cell's centre in full-size pixel coordinates, then normalised.
+    gu = _normalised(width, (np.arange(grid_w) + 0.5) * width / grid_w - 0.5)
+    gv = _normalised(height, (np.arange(grid_h) + 0.5) * height / grid_h - 0.5)
+    cells = np.broadcast_arrays(*_surface_terms(gu[None, :], gv[:, None]))
+    terms = np.stack([t.ravel() for t in cells], axis=1)
+    target = grid.ravel()
+    # Start from the grid's border ring, which is mostly paper (as in the flat case);
+    # a start from all cells lets a large digit pull the first surface towards the ink.
+    ring = np.zeros((grid_h, grid_w), dtype=bool)
+    ring[[0, -1], :] = True
+    ring[:, [0, -1]] = True
+    inliers = ring.ravel()
+    coef = np.zeros(terms.shape[1])
+    for _ in range(_SURFACE_ROUNDS):
+        coef = np.linalg.lstsq(terms[inliers], target[inliers], rcond=None)[0]
+        residual = target - terms @ coef
+        sigma = _MAD_TO_SIGMA * float(np.median(np.abs(residual[inliers])))
+        keep = np.abs(residual) <= max(_SURFACE_SIGMAS * sigma, _SURFACE_TOLERANCE)
+        if keep.sum() < 2 * terms.shape[1] or np.array_equal(keep, inliers):
+            break
+        inliers = keep
+    fitted = terms @ coef
+    if float(fitted.max() - fitted.min()) < _GRADIENT_MIN:
+        return flat
+    u = _normalised(width, np.arange(width, dtype=np.float64))[None, :]
+    v = _normalised(height, np.arange(height, dtype=np.float64))[:, None]
+    surface = sum(c * t for c, t in zip(coef, _surface_terms(u, v), strict=True))
+    background: FloatImage = np.asarray(surface, dtype=np.float32)
+    return background
+
+
 def to_gray_ink(image: Image.Image) -> FloatImage:
     """Map an image to ink: 2-D float32 in [0, 1], ink high (1), background 0 (MNIST's).
+
+    See `_ink_and_noise` for the steps.
+    """
+    return _ink_and_noise(image)[0]
+
+
+def _ink_and_noise(image: Image.Image) -> tuple[FloatImage, float]:
+    """The ink map and the noise floor that was subtracted (0 for clean paper).
+
+    Map an image to ink: 2-D float32 in [0, 1], ink high (1), background 0 (MNIST's).
 
     Steps, each because users' images differ from MNIST there:
 
     1. gray and alpha at their proper scale (8- or 16-bit), alpha flattened onto a
        contrasting backdrop (`_flatten_alpha`);
-    2. the background level is the median of the border ring: the digit rarely fills
-       the frame, so most border pixels are background even when a stroke touches it;
+    2. the background: flat (the border's median) or, under uneven light, a smooth
+       surface (`estimate_background`), subtracted so that paper is 0 everywhere;
     3. polarity: MNIST is light ink on black, most photos and drawings are dark ink on
        white. The ink is on whichever side of the background the image reaches
-       farther (white paper at 0.9 with ink at 0.1 reaches 0.8 down and 0.1 up);
+       farther (white paper at 0.9 with ink at 0.1 reaches 0.8 down and 0.1 up),
+       judged after a 3×3 mean so a few noisy pixels cannot decide it; dark ink under
+       uneven light is divided by the light level, so strokes in the shadow keep
+       their contrast;
     4. the background noise (3 robust σ of the border) is subtracted, so paper grain
        and JPEG noise become 0, as MNIST's background is;
     5. contrast: faint ink (pencil, gray pen) is stretched so its strongest pixel is 1,
@@ -227,26 +358,67 @@ def to_gray_ink(image: Image.Image) -> FloatImage:
     if alpha is not None and float(alpha.min()) < 1.0:
         gray = _flatten_alpha(gray, alpha)
 
-    border = _border(gray)
-    background = np.float32(np.median(border))
-    reach_up = float(gray.max()) - float(background)
-    reach_down = float(background) - float(gray.min())
-    dark_ink = reach_down > reach_up or (reach_down == reach_up and background > 0.5)
-    rise = (background - gray) if dark_ink else (gray - background)  # ink above background
+    background = estimate_background(gray)
+    residual = gray - background
+    smooth = _box_blur(residual, 1)
+    reach_up = float(smooth.max())
+    reach_down = -float(smooth.min())
+    level = float(np.median(background))
+    dark_ink = reach_down > reach_up or (reach_down == reach_up and level > 0.5)
+    rise = -residual if dark_ink else residual  # ink above background
+    if dark_ink and background.ndim:
+        # Reflected light = illumination × reflectance: dividing by the paper's
+        # brightness undoes the lamp's falloff for dark strokes.
+        rise = rise * (np.float32(level) / np.maximum(background, np.float32(_DIM_PAPER)))
 
-    mad = float(np.median(np.abs(border - background)))
+    mad = float(np.median(np.abs(_border(residual))))
     noise_floor = np.float32(_NOISE_SIGMAS * _MAD_TO_SIGMA * mad)
     rise = rise - noise_floor
 
     peak = float(rise.max())
     if peak <= 0.0:
-        return np.zeros(gray.shape, dtype=np.float32)
+        return np.zeros(gray.shape, dtype=np.float32), float(noise_floor)
     gain = np.float32(1.0 if peak >= _FULL_INK else 1.0 / peak)
     ink: FloatImage = np.clip(rise * gain, 0.0, 1.0).astype(np.float32)
-    return ink
+    return ink, float(noise_floor)
+
+
+def _otsu(values: FloatImage) -> float:
+    """Otsu's threshold (1979): the cut that maximises the between-class variance."""
+    counts, edges = np.histogram(values, bins=_OTSU_BINS, range=(0.0, 1.0))
+    centres = (edges[:-1] + edges[1:]) / 2
+    weight_low = np.cumsum(counts)
+    weight_high = weight_low[-1] - weight_low
+    mass_low = np.cumsum(counts * centres)
+    mean_low = mass_low / np.maximum(weight_low, 1)
+    mean_high = (mass_low[-1] - mass_low) / np.maximum(weight_high, 1)
+    between = weight_low * weight_high * (mean_low - mean_high) ** 2
+    return float(edges[int(np.argmax(between)) + 1])
+
+
+def ink_mask(ink: FloatImage) -> NDArray[np.bool_]:
+    """Where the ink clearly is: a 3×3 mean of the ink map above an Otsu threshold.
+
+    The mean removes the isolated pixels that noise leaves above the noise floor; the
+    threshold is Otsu's between faint and strong ink (background pixels, 0 after
+    `to_gray_ink`, are left out or they would drag it to the noise), kept within
+    [`_MASK_MIN`, `_MASK_MAX`] so a thin stroke, whose mean peaks lower, stays whole.
+    """
+    smooth = _box_blur(ink, 1)
+    inked = smooth[smooth > _MASK_MIN / 4]
+    threshold = _otsu(inked) if inked.size else _MASK_MAX
+    mask: NDArray[np.bool_] = smooth > min(max(threshold, _MASK_MIN), _MASK_MAX)
+    return mask
 
 
 # --------------------------------------------------------------------- MNIST form
+
+
+def _no_digit(name: str) -> ImageError:
+    return ImageError(
+        f"no digit found in {name}: it is blank or one flat colour — "
+        "draw the digit in dark ink on light paper (or light on dark)"
+    )
 
 
 def _ink_box(ink: FloatImage, name: str) -> tuple[slice, slice]:
@@ -262,10 +434,7 @@ def _ink_box(ink: FloatImage, name: str) -> tuple[slice, slice]:
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
-        raise ImageError(
-            f"no digit found in {name}: it is blank or one flat colour — "
-            "draw the digit in dark ink on light paper (or light on dark)"
-        )
+        raise _no_digit(name)
     top, bottom = int(rows[0]), int(rows[-1]) + 1  # half-open, like slices
     left, right = int(cols[0]), int(cols[-1]) + 1
     height, width = ink.shape
@@ -339,26 +508,123 @@ def _centre_by_mass(digit: FloatImage) -> FloatImage:
     return centred.copy()
 
 
-def to_mnist(image: Image.Image, name: str = "the image") -> FloatImage:
-    """Bring `image` into MNIST's form: (28, 28) float32 in [0, 1], light ink on black.
+def reduce_large(image: Image.Image, max_side: int = MAX_SIDE) -> Image.Image:
+    """Shrink an image whose longer side exceeds `max_side` by an integer factor.
 
-    Polarity and contrast (`to_gray_ink`), crop to the ink's bounding box
-    (`_ink_box`), fit the longer side to 20 px (`_fit_box`), and place the centre of
-    mass at the field's centre (`_centre_by_mass`) — MNIST's own recipe, so an MNIST
-    digit comes back unchanged. `name` (the file name) appears in error messages.
+    A 12-megapixel photo holds far more pixels than a 20-px digit needs; every step
+    after this one costs time in proportion to the pixel count. Box averaging
+    (``Image.reduce``) is fast and keeps thin strokes as gray rather than losing them.
+    """
+    longer = max(image.size)
+    if longer <= max_side:
+        return image
+    factor = -(-longer // max_side)  # ceiling division
+    if image.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):
+        has_alpha = "A" in image.mode or "transparency" in image.info
+        image = image.convert("RGBA" if has_alpha else "RGB")
+    return image.reduce(factor)
+
+
+def _digit_crop(
+    ink: FloatImage, labels: NDArray[np.int32], regions: list[Region], index: int, noisy: bool
+) -> FloatImage:
+    """The ink of one digit: its box plus a margin, everything else zeroed.
+
+    The mask misses the faint parts of strokes that MNIST keeps (anti-aliased edges,
+    a lightly drawn tail), so the box grows by a margin (half the digit's height,
+    stopping halfway to a neighbouring digit). Near the box (a quarter of the height)
+    everything is kept, as MNIST's broken strokes can be faint; farther out only
+    faint ink connected to the digit is. Other digits' pixels, and faint specks of
+    noise or dirt that do not touch the digit, are zeroed so they cannot widen its box.
+    On clean paper (no noise floor) there is no noise to remove: faint ink in the margin
+    stays, so an MNIST digit's stray pixels keep it exactly as it was.
+    """
+    region = regions[index]
+    margin = max(_MIN_MARGIN, round(_MARGIN * region.height))
+    left, right = region.left - margin, region.right + margin
+    if index > 0:
+        left = max(left, (regions[index - 1].right + region.left) // 2)
+    if index + 1 < len(regions):
+        right = min(right, (region.right + regions[index + 1].left + 1) // 2)
+    rows = slice(max(region.top - margin, 0), region.bottom + margin)
+    cols = slice(max(left, 0), right)
+    crop = ink[rows, cols].copy()
+    owner = labels[rows, cols]
+    mine = np.isin(owner, region.labels)
+    crop[(owner > 0) & ~mine] = 0.0
+    if not noisy:
+        return crop
+    faint, _ = label(crop > INK_THRESHOLD)
+    touching = np.unique(faint[mine])
+    loose = (faint > 0) & ~np.isin(faint, touching[touching > 0])
+    near = max(_MIN_MARGIN, round(_NEAR_MARGIN * region.height))
+    top, left = rows.start, cols.start
+    loose[
+        max(region.top - near - top, 0) : region.bottom + near - top,
+        max(region.left - near - left, 0) : region.right + near - left,
+    ] = False
+    crop[loose] = 0.0
+    return crop
+
+
+def to_mnist_digits(
+    image: Image.Image, name: str = "the image", single: bool = False
+) -> list[FloatImage]:
+    """Each digit in `image`, left to right, in MNIST's form (see `to_mnist`).
+
+    The ink (`to_gray_ink`) is masked (`ink_mask`), split into connected components
+    and grouped into digits (`segment.find_digits`: broken pieces merged, dust dropped);
+    each digit is cropped apart from its neighbours and brought to MNIST's form. With
+    `single`, all the ink is one digit.
 
     Raises
     ------
     ImageError
         The image holds no ink ("no digit found").
     """
-    ink = to_gray_ink(image)
-    rows, cols = _ink_box(ink, name)
-    digit = _fit_box(ink[rows, cols])
-    return _centre_by_mass(digit)
+    ink, noise_floor = _ink_and_noise(image)
+    labels, components = label(ink_mask(ink))
+    regions = find_digits(components, single=single)
+    if not regions:
+        raise _no_digit(name)
+    digits = []
+    for index in range(len(regions)):
+        crop = _digit_crop(ink, labels, regions, index, noisy=noise_floor > 0)
+        rows, cols = _ink_box(crop, name)
+        digits.append(_centre_by_mass(_fit_box(crop[rows, cols])))
+    return digits
+
+
+def to_mnist(image: Image.Image, name: str = "the image") -> FloatImage:
+    """Bring `image` into MNIST's form: (28, 28) float32 in [0, 1], light ink on black.
+
+    Polarity, background and contrast (`to_gray_ink`), specks dropped
+    (`to_mnist_digits`), crop to the ink's bounding box (`_ink_box`), fit the longer
+    side to 20 px (`_fit_box`), and place the centre of mass at the field's centre
+    (`_centre_by_mass`) — MNIST's own recipe, so an MNIST digit comes back unchanged.
+    All the ink is taken as one digit. `name` (the file name) appears in error messages.
+
+    Raises
+    ------
+    ImageError
+        The image holds no ink ("no digit found").
+    """
+    return to_mnist_digits(image, name, single=True)[0]
+
+
+def load_for_prediction(path: Path) -> Image.Image:
+    """`load_image` then `reduce_large`: what `image_to_input(s)` start from."""
+    return reduce_large(load_image(path, max_side=MAX_SIDE))
 
 
 def image_to_input(path: Path) -> NDArray[np.float32]:
     """Read the image at `path` and return the network's input a^(1): (784,) float32."""
     path = Path(path)
-    return to_mnist(load_image(path), name=path.name).reshape(IMAGE_SIZE * IMAGE_SIZE)
+    return to_mnist(load_for_prediction(path), name=path.name).reshape(IMAGE_SIZE * IMAGE_SIZE)
+
+
+def image_to_inputs(path: Path, single: bool = False) -> NDArray[np.float32]:
+    """Every digit in the image at `path`, left to right: (k, 784) float32 rows a^(1)."""
+    path = Path(path)
+    digits = to_mnist_digits(load_for_prediction(path), name=path.name, single=single)
+    return np.stack(digits).reshape(len(digits), IMAGE_SIZE * IMAGE_SIZE)

@@ -1,0 +1,103 @@
+"""Tests for digitnet.segment: connected components and grouping them into digits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy import ndimage
+
+from digitnet.segment import Component, find_digits, label
+
+
+def same_partition(ours: np.ndarray, theirs: np.ndarray) -> bool:
+    """Two label images describe the same components (labels may be numbered apart)."""
+    if not np.array_equal(ours > 0, theirs > 0):
+        return False
+    pairs = {(int(a), int(b)) for a, b in zip(ours[ours > 0], theirs[theirs > 0], strict=True)}
+    return len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
+
+
+@settings(deadline=None, max_examples=200)
+@given(arrays(np.bool_, st.tuples(st.integers(1, 30), st.integers(1, 30))))
+def test_label_matches_scipy_8_connectivity(mask):
+    labels, components = label(mask)
+    expected, n = ndimage.label(mask, structure=np.ones((3, 3), dtype=int))
+    assert len(components) == n
+    assert same_partition(labels, expected)
+    for c in components:
+        rows, cols = np.nonzero(labels == c.label)
+        assert (c.top, c.bottom, c.left, c.right) == (
+            rows.min(),
+            rows.max() + 1,
+            cols.min(),
+            cols.max() + 1,
+        )
+        assert c.area == len(rows)
+
+
+def test_label_diagonal_and_u_shapes():
+    mask = np.array(
+        [
+            [1, 0, 0, 1, 0, 1],
+            [0, 1, 0, 1, 0, 1],
+            [0, 0, 1, 1, 1, 1],
+            [0, 0, 0, 0, 0, 0],
+            [1, 1, 0, 0, 0, 1],
+        ],
+        dtype=bool,
+    )
+    labels, components = label(mask)
+    assert len(components) == 3  # the diagonal joins the U; two specks below
+    assert labels[0, 0] == labels[0, 5] == 1  # raster order of first pixels
+
+
+def test_label_empty():
+    labels, components = label(np.zeros((4, 5), dtype=bool))
+    assert components == []
+    assert not labels.any()
+
+
+def box(label_: int, top: int, bottom: int, left: int, right: int, area: int = 50) -> Component:
+    return Component(label_, top, bottom, left, right, area)
+
+
+def test_digits_side_by_side_are_ordered_left_to_right():
+    comps = [box(1, 10, 50, 200, 225), box(2, 10, 50, 100, 125), box(3, 12, 50, 150, 175)]
+    regions = find_digits(comps)
+    assert [r.labels for r in regions] == [(2,), (3,), (1,)]
+
+
+def test_stacked_pieces_of_a_broken_digit_are_merged():
+    # The top bar of a 5 drawn apart from its body, beside a 1.
+    comps = [box(1, 10, 18, 100, 125), box(2, 20, 50, 100, 124), box(3, 10, 50, 160, 168)]
+    regions = find_digits(comps)
+    assert [r.labels for r in regions] == [(1, 2), (3,)]
+
+
+def test_dust_far_away_is_dropped_and_near_pieces_join():
+    comps = [
+        box(1, 100, 140, 100, 125),  # a digit
+        box(2, 10, 13, 400, 403, 9),  # a speck far away
+        box(3, 138, 146, 126, 130, 12),  # a small piece just beside the digit
+    ]
+    (region,) = find_digits(comps)
+    assert region.labels == (1, 3)
+
+
+def test_a_narrow_pair_of_tall_pieces_is_one_digit():
+    # A 4 drawn in two strokes: two tall pieces, together taller than wide.
+    comps = [box(1, 0, 40, 0, 14), box(2, 0, 40, 16, 24)]
+    assert len(find_digits(comps)) == 1
+
+
+@pytest.mark.parametrize("single", [True, False])
+def test_single_takes_everything_as_one(single):
+    comps = [box(1, 0, 40, 0, 25), box(2, 0, 40, 40, 65)]
+    assert len(find_digits(comps, single=single)) == (1 if single else 2)
+
+
+def test_nothing_gives_no_digits():
+    assert find_digits([]) == []
