@@ -2,11 +2,17 @@
 
 A crash or Ctrl-C at any moment leaves either the old file or the new one, never
 half of one, because ``os.replace`` within one filesystem is atomic.
+
+A process killed outright (SIGKILL, power cut) cannot remove its temp file. The
+temp file's name carries the writer's process id (``.model.npz.<pid>.<random>.tmp``),
+so the next write to the same path removes temp files whose writer is gone,
+while leaving alone those of a writer that is still running.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 from collections.abc import Iterator
@@ -18,7 +24,10 @@ from typing import IO, Any
 def atomic_write(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temp file beside ``path``; on success it replaces ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temps(path)
+    fd, tmp_name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
+    )
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, mode) as handle:
@@ -38,3 +47,29 @@ def atomic_write(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
 def write_text(path: Path, text: str) -> None:
     with atomic_write(path, "w") as handle:
         handle.write(text)
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Delete temp files left beside ``path`` by writers that no longer run; return them."""
+    removed = []
+    prefix = f".{path.name}."
+    for candidate in path.parent.glob(glob.escape(prefix) + "*.tmp"):
+        pid = candidate.name[len(prefix) :].split(".", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            with contextlib.suppress(OSError):
+                candidate.unlink()
+                removed.append(candidate)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether a process with this id exists (signal 0 checks without sending anything)."""
+    if pid == os.getpid() or os.name != "posix":
+        return True  # elsewhere signal 0 is not a harmless probe
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists but is not ours, or we cannot tell: leave its file alone
+    return True

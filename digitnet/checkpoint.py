@@ -51,7 +51,17 @@ class Checkpoint:
 
 
 def save(path: Path, checkpoint: Checkpoint) -> None:
-    """Write ``checkpoint`` to ``path`` atomically."""
+    """Write ``checkpoint`` to ``path`` atomically.
+
+    Parameters holding NaN or ∞ are refused (CheckpointError) and ``path`` is left
+    as it was: such a file could never be loaded, and it would replace a good one.
+    """
+    for name, array in checkpoint.params.arrays().items():
+        if not np.all(np.isfinite(array)):
+            raise CheckpointError(
+                f"refusing to save {path}: {name} holds NaN or infinite values (training"
+                f" diverged) — lower the learning rate (now {checkpoint.config.learning_rate})"
+            )
     metadata = {
         "format": "digitnet-checkpoint",
         "format_version": FORMAT_VERSION,

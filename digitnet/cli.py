@@ -278,6 +278,9 @@ def train(
             err=True,
         )
 
+    import time
+
+    started = time.time()  # a state file newer than this is this run's (for Ctrl-C)
     try:
         result = runner.run(
             config,
@@ -289,6 +292,8 @@ def train(
             on_batch=on_batch,
             on_epoch=on_epoch,
         )
+    except KeyboardInterrupt:
+        raise _interrupted_training(output, started, resume_from) from None
     finally:
         if bar is not None:
             bar.close()
@@ -304,6 +309,44 @@ def train(
     history = json.loads(runner.history_path(output).read_text(encoding="utf-8"))
     plots.learning_curve(history, curve)  # from the file: it holds a resumed run's epochs too
     click.echo(f"learning curve: {curve}", err=True)
+
+
+class _Interrupted(click.ClickException):
+    """Ctrl-C: one line, and the exit status shells use for SIGINT (128 + 2)."""
+
+    exit_code = 130
+
+
+def _interrupted_training(output: Path, started: float, resumed_from: Path | None) -> _Interrupted:
+    """What a Ctrl-C during training leaves, and how to continue.
+
+    Nothing is written after the interrupt: the runner saves the resumable state
+    atomically after every epoch (resume.py), so the last finished epoch is on
+    disk and the epoch in progress is the only work lost. The state file counts
+    as this run's only if it was written after the run started (an older one may
+    be left from another run); the epoch named is the one it holds.
+    """
+    from digitnet import resume
+
+    state = resume.resume_path(output)
+    try:
+        if state.stat().st_mtime >= started:
+            epoch = resume.load(state).state.epoch
+            return _Interrupted(
+                f"interrupted after epoch {epoch}, which is saved — continue with"
+                f" `digitnet train --resume {state}`"
+            )
+    except (OSError, DigitnetError):
+        pass
+    if resumed_from is not None:
+        return _Interrupted(
+            "interrupted before an epoch finished, so nothing new was saved — continue with"
+            f" `digitnet train --resume {resumed_from}`"
+        )
+    return _Interrupted(
+        "interrupted before the first epoch finished, so there is nothing to resume"
+        " — run the command again"
+    )
 
 
 # -- evaluate -----------------------------------------------------------------------

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,6 +31,7 @@ from digitnet.config import Config
 from digitnet.train import BatchHook, EpochRecord, TrainState, split_validation, train
 
 EpochHook = Callable[[EpochRecord, bool], None]  # (record, is it the best so far)
+T = TypeVar("T")
 
 
 def history_path(checkpoint_path: Path) -> Path:
@@ -51,6 +53,23 @@ def load_training_data(
     """The training split, downloaded first if any file is missing."""
     datasets.ensure_dataset(config.dataset, data_dir, mirrors, progress=progress)
     return datasets.load_split(config.dataset, data_dir, "train")
+
+
+def _diverging_quietly(epochs: Iterator[T]) -> Iterator[T]:
+    """Run each epoch with numpy's overflow/invalid warnings off.
+
+    A diverging run overflows before its cost turns NaN; numpy would print
+    RuntimeWarnings (several lines each) ahead of the one-line TrainingError
+    that train.py raises with advice, and checkpoint.save refuses non-finite
+    parameters anyway. The errstate covers only the generator's own steps
+    (``next`` inside the ``with``), never the caller's code between epochs.
+    """
+    while True:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            item = next(epochs, None)
+        if item is None:
+            return
+        yield item
 
 
 def run(
@@ -81,7 +100,7 @@ def run(
         )
     seconds_before = result.train_seconds
     started = time.perf_counter()
-    for record, params in train(config, data, on_batch=on_batch, state=state):
+    for record, params in _diverging_quietly(train(config, data, on_batch=on_batch, state=state)):
         result.history.append(record)
         result.train_seconds = seconds_before + time.perf_counter() - started
         # With no validation split, the latest epoch is the best one we can know of.
