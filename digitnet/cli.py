@@ -513,3 +513,6 @@ def info(checkpoint_path: Path, as_json: bool) -> None:
 
 # -- seeing inside: gradcheck, diagram, explain, weights (digitnet/commands/inspect.py) ----
 from digitnet.commands import inspect as _inspect  # noqa: E402, F401  (registers the commands)
+
+# -- tuning aids: lr-find, augment-preview (digitnet/commands/tuning.py) ------------------
+from digitnet.commands import tuning as _tuning  # noqa: E402, F401  (registers the commands)

@@ -1,0 +1,118 @@
+"""Learning-rate range test (Smith 2017, "Cyclical learning rates for training neural
+networks", §3.3): train from a fresh initialisation for a few hundred mini-batches
+while η grows geometrically from ``min_lr`` to ``max_lr``, record the cost of each
+batch, and stop once the cost has clearly diverged.
+
+The suggestion follows the common reading of the plot (Smith 2017; fast.ai's
+``lr_find``): take the η where the smoothed cost is lowest and divide by ten, a
+rate that is still on the steep, stable part of the curve. It is a starting
+point for tuning on the validation split, not a guarantee.
+
+The test uses the config's network, optimiser and λ, and clean (not augmented,
+no dropout) mini-batches of the training split; the validation and test images
+are not touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from digitnet.config import Config
+from digitnet.errors import TrainingError
+from digitnet.network import backprop, data_cost, forward, init_params
+from digitnet.optim import make_optimizer
+from digitnet.train import TrainingData
+
+SMOOTHING = 0.05  # weight of the newest batch in the exponential moving average of the cost
+DIVERGED = 4.0  # stop once the smoothed cost exceeds this multiple of its minimum
+
+
+@dataclass
+class RangeTest:
+    learning_rates: list[float]
+    costs: list[float]  # raw batch costs
+    smoothed: list[float]  # bias-corrected moving average
+    suggestion: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "suggested_learning_rate": self.suggestion,
+            "learning_rates": self.learning_rates,
+            "costs": self.costs,
+            "smoothed_costs": self.smoothed,
+        }
+
+
+def range_test(
+    config: Config,
+    data: TrainingData,
+    min_lr: float = 1e-4,
+    max_lr: float = 10.0,
+    steps: int = 200,
+) -> RangeTest:
+    if not 0 < min_lr < max_lr:
+        raise TrainingError(
+            f"the range {min_lr:g}..{max_lr:g} is empty — give 0 < --min-lr < --max-lr"
+        )
+    rng = np.random.default_rng(config.seed)
+    params = init_params(config.hidden_size, config.activation, rng)
+    optimizer = make_optimizer(config.optimizer, params, config.momentum)
+    n = len(data.X_train)
+    m = min(config.batch_size, n)
+    rates = min_lr * (max_lr / min_lr) ** (np.arange(steps) / max(steps - 1, 1))
+    order = rng.permutation(n)
+    result = RangeTest([], [], [], suggestion=float("nan"))
+    average, best = 0.0, float("inf")
+    for k, lr in enumerate(rates):
+        start = (k * m) % n
+        rows = order[start : start + m]
+        batch, y = data.X_train[rows], data.y_train[rows]  # a^(1) (m, 784), labels (m,)
+        cache = forward(params, batch, config.activation, config.output)
+        cost = data_cost(cache.Z3, y, config.output)
+        if not np.isfinite(cost):
+            break
+        average = (1 - SMOOTHING) * average + SMOOTHING * cost
+        smoothed = average / (1 - (1 - SMOOTHING) ** (k + 1))  # bias correction (Adam-style)
+        result.learning_rates.append(float(lr))
+        result.costs.append(float(cost))
+        result.smoothed.append(float(smoothed))
+        best = min(best, smoothed)
+        if smoothed > DIVERGED * best:
+            break
+        grads = backprop(params, cache, y, config.activation, config.l2, n_train=n)
+        optimizer.step(params, grads, float(lr))
+    if len(result.smoothed) < 2:
+        raise TrainingError(
+            "the cost diverged at once — lower --min-lr (and check the config's learning setup)"
+        )
+    lowest = int(np.argmin(result.smoothed))
+    result.suggestion = result.learning_rates[lowest] / 10
+    return result
+
+
+def plot(result: RangeTest, path: Path) -> None:
+    """Cost against η (log scale), with the suggestion marked; PNG written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed; imported here so the CLI starts fast
+    import matplotlib.pyplot as plt
+
+    from digitnet.plots import save_png
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(result.learning_rates, result.costs, color="0.75", lw=0.8, label="batch cost")
+    ax.plot(result.learning_rates, result.smoothed, color="C0", label="smoothed")
+    label = f"suggested η = {result.suggestion:.3g}"
+    ax.axvline(result.suggestion, color="C3", ls="--", label=label)
+    ax.set_xscale("log")
+    top = 2.5 * min(result.smoothed) if result.smoothed else None
+    ax.set_ylim(0, max(top or 1.0, result.smoothed[0] * 1.1))
+    ax.set_xlabel("learning rate η")
+    ax.set_ylabel("J(θ) on the mini-batch")
+    ax.set_title("learning-rate range test")
+    ax.legend()
+    fig.tight_layout()
+    save_png(fig, path)
