@@ -158,3 +158,20 @@ def distort(images: Images, rng: np.random.Generator, d: Distortion) -> Images:
     m = images.shape[0]
     rows, cols = sampling_map(m, rng, d)
     return bilinear(images, rows, cols).reshape(m, SIDE * SIDE)
+
+
+def preview_grid(
+    images: Images, rng: np.random.Generator, d: Distortion, variants: int = 7, gap: int = 2
+) -> NDArray[np.uint8]:
+    """A picture of what training sees: one row per image, the original first, then
+    ``variants`` random distortions of it; white background, dark ink, ``gap`` pixels
+    between cells. Returns 8-bit gray levels, ready to save as PNG."""
+    k = images.shape[0]
+    cell = SIDE + gap
+    grid = np.zeros((k * cell + gap, (variants + 1) * cell + gap), dtype=np.float32)
+    columns = [images] + [distort(images, rng, d) for _ in range(variants)]
+    for j, column in enumerate(columns):
+        for i in range(k):
+            top, left = gap + i * cell, gap + j * cell
+            grid[top : top + SIDE, left : left + SIDE] = column[i].reshape(SIDE, SIDE)
+    return np.round(255 * (1 - grid)).astype(np.uint8)
