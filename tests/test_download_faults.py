@@ -419,3 +419,33 @@ def test_download_killed_with_sigkill_leaves_no_damaged_file_and_resumes(
     resumed_at = int(mirror.ranges[-4].removeprefix("bytes=").removesuffix("-"))
     assert resumed_at == kept
     assert_complete(data_dir, source)
+
+
+def test_cli_download_and_train_take_dataset(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`download --dataset kmnist` fills data/kmnist/; `train --dataset kmnist` reads it there."""
+    from click.testing import CliRunner
+
+    from digitnet.cli import main
+
+    source = tmp_path / "kmnist-source"
+    checksums = make_dataset(source, n_train=30, n_test=5)
+    spec = DATASETS["kmnist"]
+    monkeypatch.setitem(DATASETS, "kmnist", dataclasses.replace(spec, checksums=checksums))
+    with LocalMirror(source) as mirror:
+        args = ["download", "-q", "--dataset", "kmnist", "--data-dir", str(data_dir)]
+        result = CliRunner().invoke(main, [*args, "--mirror", mirror.url])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"downloaded 4 file(s) into {data_dir / 'kmnist'}"
+    config = tmp_path / "tiny.yaml"
+    config.write_text("validation_size: 10\nhidden_size: 4\nepochs: 1\nbatch_size: 10\n")
+    model = tmp_path / "model.npz"
+    args = ["train", "-q", "--dataset", "kmnist", "--data-dir", str(data_dir)]
+    result = CliRunner().invoke(main, [*args, "--config", str(config), "--output", str(model)])
+    assert result.exit_code == 0, result.output
+    from digitnet import checkpoint
+
+    saved = checkpoint.load(model)
+    assert saved.config.dataset == "kmnist"
+    assert saved.metrics["n_train"] == 20
