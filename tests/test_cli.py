@@ -36,8 +36,12 @@ def subset_dir(tmp_path_factory) -> Path:
         pytest.skip("DIGITNET_TEST_MNIST is not set")
     source = Path(folder)
     out = tmp_path_factory.mktemp("mnist-subset")
-    write_idx(out / "train-images-idx3-ubyte.gz", read_idx(source / "train-images-idx3-ubyte.gz")[:SUBSET])
-    write_idx(out / "train-labels-idx1-ubyte.gz", read_idx(source / "train-labels-idx1-ubyte.gz")[:SUBSET])
+    write_idx(
+        out / "train-images-idx3-ubyte.gz", read_idx(source / "train-images-idx3-ubyte.gz")[:SUBSET]
+    )
+    write_idx(
+        out / "train-labels-idx1-ubyte.gz", read_idx(source / "train-labels-idx1-ubyte.gz")[:SUBSET]
+    )
     for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
         (out / name).write_bytes((source / name).read_bytes())
     return out
@@ -125,7 +129,9 @@ def test_predict_on_test_pngs_agrees_with_checkpoint(runner, trained, subset_dir
     assert first["confidence"] == pytest.approx(max(first["probabilities"]))
 
 
-def test_predict_reports_bad_file_and_still_predicts_the_rest(runner, trained, subset_dir, tmp_path):
+def test_predict_reports_bad_file_and_still_predicts_the_rest(
+    runner, trained, subset_dir, tmp_path
+):
     good = tmp_path / "good.png"
     Image.fromarray(read_idx(subset_dir / "t10k-images-idx3-ubyte.gz")[0]).save(good)
     fake = tmp_path / "fake.png"

@@ -85,7 +85,7 @@ def test_flag_errors_say_command_line():
 
 @pytest.mark.parametrize("text", ["[1, 2]\n", "hidden_size: [\n", "just text\n"])
 def test_not_a_mapping_or_bad_yaml(tmp_path, text):
-    with pytest.raises(ConfigError, match="run.yaml"):
+    with pytest.raises(ConfigError, match=r"run\.yaml"):
         config.load(write(tmp_path, text))
 
 

@@ -78,7 +78,9 @@ def test_backprop_matches_finite_differences_random_shapes(activation, output, h
     params, X, y = tiny_problem(activation, hidden, m, seed)
     cache = network.forward(params, X, activation, output)
     grads = network.backprop(params, cache, y, activation, l2, n_train=None)
-    for name, (picked, numeric) in numerical_gradient(params, X, y, activation, output, l2, None).items():
+    for name, (picked, numeric) in numerical_gradient(
+        params, X, y, activation, output, l2, None
+    ).items():
         analytic = getattr(grads, name).reshape(-1)[picked]
         scale = np.linalg.norm(analytic) + np.linalg.norm(numeric)
         if scale < 1e-9:  # e.g. every relu unit dead: both must be ~0
