@@ -413,66 +413,7 @@ def _format_report(rep: Any, title: str, n: int) -> str:
     return "\n".join(lines)
 
 
-# -- predict ------------------------------------------------------------------------
-
-
-@main.command()
-@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
-@checkpoint_option
-@click.option(
-    "--top-k",
-    type=click.IntRange(1, 10),
-    default=1,
-    show_default=True,
-    help="Show the k most likely digits.",
-)
-@json_option
-def predict(images: Sequence[Path], checkpoint_path: Path, top_k: int, as_json: bool) -> None:
-    """Read the digit in each IMAGE (PNG, JPEG, …; dark-on-light or light-on-dark).
-
-    Exits non-zero if any image could not be read; the others are still predicted.
-    """
-    import numpy as np
-
-    from digitnet import checkpoint
-    from digitnet.network import predict_proba
-    from digitnet.preprocess import image_to_input
-
-    ckpt = checkpoint.load(checkpoint_path)
-    inputs: list[Any] = []
-    results: list[dict[str, Any]] = []
-    for path in images:
-        try:
-            inputs.append(image_to_input(path))
-            results.append({"file": str(path)})
-        except DigitnetError as exc:
-            results.append({"file": str(path), "error": str(exc)})
-    good = [r for r in results if "error" not in r]
-    if good:
-        probabilities = predict_proba(
-            ckpt.params, np.stack(inputs), ckpt.config.activation, ckpt.config.output
-        )
-        for result, p in zip(good, probabilities, strict=True):
-            digit = int(np.argmax(p))
-            result.update(
-                digit=digit,
-                confidence=round(float(p[digit]), 6),
-                probabilities=[round(float(x), 6) for x in p],
-            )
-    failed = 0
-    for result in results:
-        if "error" in result:
-            failed += 1
-            if not as_json:
-                click.echo(f"Error: {result['error']}", err=True)
-        if as_json:
-            click.echo(json.dumps(result))
-        elif "error" not in result:
-            ranked = np.argsort(result["probabilities"])[::-1][:top_k]
-            text = ", ".join(f"{d} ({result['probabilities'][d]:.1%})" for d in ranked)
-            click.echo(f"{result['file']}: {text}")
-    if failed:
-        sys.exit(1)
+# -- predict: digitnet/commands/predict.py (registered at the end of this file) ----------
 
 
 # -- info ---------------------------------------------------------------------------
@@ -513,6 +454,9 @@ def info(checkpoint_path: Path, as_json: bool) -> None:
 
 # -- seeing inside: gradcheck, diagram, explain, weights (digitnet/commands/inspect.py) ----
 from digitnet.commands import inspect as _inspect  # noqa: E402, F401  (registers the commands)
+
+# -- reading users' images: predict (digitnet/commands/predict.py) -------------------
+from digitnet.commands import predict as _predict  # noqa: E402, F401  (registers the command)
 
 # -- tuning aids: lr-find, augment-preview (digitnet/commands/tuning.py) ------------------
 from digitnet.commands import tuning as _tuning  # noqa: E402, F401  (registers the commands)
