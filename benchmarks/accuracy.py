@@ -47,9 +47,7 @@ class Reference:
 REFERENCES = {
     "nielsen-ch1": Reference("~95% (4.5–5% error)", "Nielsen, NNDL ch. 1 and ch. 3", (3.0, 6.0)),
     "nielsen-ch3": Reference("~98% (2% error)", "Nielsen, NNDL ch. 3", (1.4, 2.6)),
-    "ng-ex4": Reference(
-        "~95% training accuracy (5,000 20×20 digits)", "Ng, ML course ex. 4", (1.5, 6.0)
-    ),
+    "ng-ex4": Reference("~95% train accuracy (ex4 data)", "Ng, ML course ex. 4", (1.5, 6.0)),
     "simard-800": Reference("0.7% error (elastic)", "Simard et al. 2003, table 1", (0.5, 1.2)),
     "best": Reference("0.7% error (elastic), 1.1% (affine)", "Simard et al. 2003", (0.4, 1.0)),
     "fast": Reference("≥ 97% accuracy in < 30 s", "issue 3", (0.0, 3.0)),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from toydata import synthetic_data
 
@@ -59,3 +61,15 @@ def test_epoch_records_carry_the_scheduled_rate_at_the_end_of_the_epoch():
 def test_out_of_range_training_options_name_the_key(key, value):
     with pytest.raises(ConfigError, match=key):
         config.apply(config.Config(), {key: value}, "test")
+
+
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_every_shipped_config_loads_and_states_what_it_reaches(path):
+    config.load(path)
+    text = path.read_text()
+    assert "Measured here" in text or "Reaches" in text  # the figure measured on this machine
+    if path.stem not in ("default", "fast", "best"):
+        assert "Published" in text or "reaches 0.7%" in text  # presets name their reference
