@@ -4,10 +4,11 @@ Each hidden activation is a pair of in-place functions, as in scikit-learn's
 ``ACTIVATIONS``/``DERIVATIVES`` registries:
 
 * ``g(Z, out)`` writes a = g(z) into ``out`` (which may be ``Z`` itself);
-* ``g_prime_times(A, delta)`` multiplies ``delta`` in place by g′(z), computed
-  from the *output* a = g(z). That is possible for all three choices
+* ``g_prime_times(A, delta, scratch=None)`` multiplies ``delta`` in place by g′(z),
+  computed from the *output* a = g(z). That is possible for all three choices
   (σ′ = σ(1 − σ), tanh′ = 1 − tanh², relu′ = [a > 0]) and lets backprop keep
-  only a^(2), not z^(2).
+  only a^(2), not z^(2). g′ is built in ``scratch`` (shaped like A) when given,
+  so the training loop allocates nothing.
 
 Everything is numerically stable in float32: no overflow warnings for any input.
 """
@@ -15,7 +16,7 @@ Everything is numerically stable in float32: no overflow warnings for any input.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeAlias
+from typing import Protocol, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,10 +37,11 @@ def sigmoid(Z: Array, out: Array | None = None) -> Array:
     return out
 
 
-def sigmoid_prime_times(A: Array, delta: Array) -> Array:
+def sigmoid_prime_times(A: Array, delta: Array, scratch: Array | None = None) -> Array:
     """delta ⊙= σ′(z) = a (1 − a)."""
+    one_minus_a = np.subtract(1.0, A, out=scratch)
     delta *= A
-    delta *= 1.0 - A
+    delta *= one_minus_a
     return delta
 
 
@@ -48,9 +50,11 @@ def tanh(Z: Array, out: Array | None = None) -> Array:
     return np.tanh(Z, out=out)
 
 
-def tanh_prime_times(A: Array, delta: Array) -> Array:
+def tanh_prime_times(A: Array, delta: Array, scratch: Array | None = None) -> Array:
     """delta ⊙= tanh′(z) = 1 − a²."""
-    delta *= 1.0 - A * A
+    derivative = np.multiply(A, A, out=scratch)
+    np.subtract(1.0, derivative, out=derivative)
+    delta *= derivative
     return delta
 
 
@@ -59,14 +63,23 @@ def relu(Z: Array, out: Array | None = None) -> Array:
     return np.maximum(Z, 0.0, out=out)
 
 
-def relu_prime_times(A: Array, delta: Array) -> Array:
+def relu_prime_times(A: Array, delta: Array, scratch: Array | None = None) -> Array:
     """delta ⊙= relu′(z) = [z > 0], read off a = max(0, z) (a > 0 exactly when z > 0)."""
-    delta *= A > 0
+    if scratch is None:
+        delta *= A > 0
+    else:
+        delta *= np.greater(A, 0.0, out=scratch)  # 1.0 where a > 0, else 0.0
     return delta
 
 
 Activation: TypeAlias = Callable[..., Array]
-Derivative: TypeAlias = Callable[[Array, Array], Array]
+
+
+class Derivative(Protocol):
+    """g′ applied in place: ``delta ⊙= g′(z)`` from a = g(z), optionally built in ``scratch``."""
+
+    def __call__(self, A: Array, delta: Array, scratch: Array | None = None) -> Array: ...
+
 
 #: name -> (g, g′ applied in place to an error term)
 ACTIVATIONS: dict[str, tuple[Activation, Derivative]] = {

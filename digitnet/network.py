@@ -19,16 +19,20 @@ n = m, which is exactly the table in DESIGN.md.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
 
+from digitnet import blas
 from digitnet.activations import ACTIVATIONS, log_softmax, sigmoid, softmax, softplus
 
 Array: TypeAlias = NDArray[np.floating]
 Labels: TypeAlias = NDArray[np.integer]
+Product: TypeAlias = Callable[[Array, Array, Array], Array]  # (out, a, b): out ← a @ b
+AddScaled: TypeAlias = Callable[[Array, Array, float], Array]  # (y, x, c): y ← y + c x
 
 N_INPUTS = 784  # a^(1): 28 × 28 pixels
 N_CLASSES = 10  # a^(3): one unit per digit
@@ -103,27 +107,116 @@ def init_params(
     )
 
 
+@dataclass
+class Workspace:
+    """Arrays for mini-batches of up to ``rows`` examples, allocated once and reused.
+
+    Training runs forward and backprop thousands of times per epoch with the same
+    shapes. Writing every result into these arrays (``out=`` products, in-place
+    ufuncs) instead of fresh ones keeps a step close to the time of its five matrix
+    products (benchmarks/speed.py), and with a workspace every product goes through
+    one BLAS (digitnet/blas.py). The ``Cache`` and gradients returned are views into
+    the workspace: the next call with the same workspace overwrites them.
+    """
+
+    Z2: Array  # (rows, H)   z^(2), then a^(2) = g(z^(2)) in place
+    A2_dropped: Array  # (rows, H)   ã^(2) = a^(2) ⊙ r/(1 − p), with dropout only
+    Z3: Array  # (rows, 10)  z^(3)
+    A3: Array  # (rows, 10)  a^(3)
+    delta2: Array  # (rows, H)   δ^(2) / m
+    scratch: Array  # (rows, H)   g′(z^(2))
+    grads: Params  # ∂J/∂θ, shaped like θ
+
+    @classmethod
+    def allocate(
+        cls, rows: int, hidden_size: int, dtype: np.dtype[Any] | type[np.floating] = np.float32
+    ) -> Workspace:
+        def empty(*shape: int) -> Array:
+            return np.empty(shape, dtype=dtype)
+
+        H = hidden_size
+        return cls(
+            Z2=empty(rows, H),
+            A2_dropped=empty(rows, H),
+            Z3=empty(rows, N_CLASSES),
+            A3=empty(rows, N_CLASSES),
+            delta2=empty(rows, H),
+            scratch=empty(rows, H),
+            grads=Params(
+                W1=empty(H, N_INPUTS), b1=empty(H), W2=empty(N_CLASSES, H), b2=empty(N_CLASSES)
+            ),
+        )
+
+    def first(self, m: int) -> Workspace:
+        """The first m rows (a short last batch); row slices of C-ordered arrays stay
+        contiguous, so BLAS still writes into them directly."""
+        if m == self.Z2.shape[0]:
+            return self
+        if m > self.Z2.shape[0]:
+            raise ValueError(f"a batch of {m} rows does not fit a workspace of {len(self.Z2)}")
+        return Workspace(
+            Z2=self.Z2[:m],
+            A2_dropped=self.A2_dropped[:m],
+            Z3=self.Z3[:m],
+            A3=self.A3[:m],
+            delta2=self.delta2[:m],
+            scratch=self.scratch[:m],
+            grads=self.grads,
+        )
+
+
+def _kernels(workspace: Workspace | None) -> tuple[Product, AddScaled]:
+    """(out ← a @ b, y ← y + c x): through BLAS when training with a workspace
+    (digitnet/blas.py: one thread pool for the whole step), else plain numpy (which
+    keeps prediction free of scipy's import time)."""
+    if workspace is not None:
+        return blas.gemm, blas.axpy
+    return _numpy_product, _numpy_add_scaled
+
+
+def _numpy_product(out: Array, a: Array, b: Array) -> Array:
+    return np.matmul(a, b, out=out)
+
+
+def _numpy_add_scaled(y: Array, x: Array, c: float) -> Array:
+    y += c * x
+    return y
+
+
+def _own_workspace(workspace: Workspace | None, m: int, params: Params, A1: Array) -> Workspace:
+    if workspace is not None:
+        return workspace.first(m)
+    return Workspace.allocate(m, params.hidden_size, np.result_type(A1, params.W1))
+
+
 def forward(
     params: Params,
     A1: Array,
     activation: str,
     output: str = "softmax",
     dropout_mask: Array | None = None,
+    workspace: Workspace | None = None,
 ) -> Cache:
     """Forward pass for a mini-batch A1 of shape (m, 784).
 
     ``dropout_mask`` (m, H), training only, holds r/(1 − p) with r ~ Bernoulli(1 − p):
     *inverted* dropout (Srivastava et al. 2014, §4, with the 1/(1 − p) rescaling moved
     from test time to training time), so evaluation uses θ unchanged and no mask.
+    ``workspace`` (training): write into its arrays instead of fresh ones.
     """
     g, _ = ACTIVATIONS[activation]
-    Z2 = A1 @ params.W1.T  # (m, H)   (B1) z^(2) = θ^(1) a^(1)
+    product, _ = _kernels(workspace)
+    ws = _own_workspace(workspace, A1.shape[0], params, A1)
+    Z2 = product(ws.Z2, A1, params.W1.T)  # (m, H)   (B1) z^(2) = θ^(1) a^(1)
     Z2 += params.b1
     A2 = g(Z2, out=Z2)  # (m, H)   (B2) a^(2) = g(z^(2)), in place: z^(2) is not needed again
-    A2_seen = A2 if dropout_mask is None else A2 * dropout_mask  # (m, H) ã^(2) = a^(2) ⊙ r/(1−p)
-    Z3 = A2_seen @ params.W2.T  # (m, 10)  (B3) z^(3) = θ^(2) a^(2)
+    A2_seen = A2  # (m, H)   ã^(2) = a^(2) ⊙ r/(1−p) with dropout
+    if dropout_mask is not None:
+        A2_seen = np.multiply(A2, dropout_mask, out=ws.A2_dropped)
+    Z3 = product(ws.Z3, A2_seen, params.W2.T)  # (m, 10)  (B3) z^(3) = θ^(2) a^(2)
     Z3 += params.b2
-    A3 = softmax(Z3) if output == "softmax" else sigmoid(Z3)  # (m, 10)  (B4) a^(3) = h_θ(x)
+    h = softmax if output == "softmax" else sigmoid
+    A3 = h(Z3, out=ws.A3)  # (m, 10)  (B4) a^(3) = h_θ(x)
     if dropout_mask is None:
         return Cache(A1=A1, A2=A2, A3=A3, Z3=Z3)
     return Cache(A1=A1, A2=A2, A3=A3, Z3=Z3, mask=dropout_mask, A2_dropped=A2_seen)
@@ -180,7 +273,8 @@ def output_error(A3: Array, y: Labels) -> Array:
     """(B6) δ^(3) = a^(3) − y (y one-hot), written into a copy of A3.
 
     The identity holds for softmax with cross-entropy and for sigmoid outputs with
-    the logistic cost: in both, ∂J/∂z^(3) collapses to a − y (docs/backprop.md).
+    the logistic cost: in both, ∂J/∂z^(3) collapses to a − y (docs/backprop.md), so
+    the softmax's Jacobian is never formed: subtract 1 at each row's label.
     """
     delta3 = A3.copy()
     delta3[np.arange(A3.shape[0]), y] -= 1.0
@@ -194,30 +288,40 @@ def backprop(
     activation: str,
     l2: float = 0.0,
     n_train: int | None = None,
+    workspace: Workspace | None = None,
 ) -> Params:
     """∂J/∂θ for every parameter block, from a forward pass's cache.
 
     (B6) δ^(3) = a^(3) − y
     (B7) δ^(2) = (θ^(2))ᵀ δ^(3) ⊙ g′(z^(2)), bias row of θ^(2) dropped
     (B8) ∂J/∂θ^(l) = (1/m) δ^(l+1) (a^(l))ᵀ + (λ/n) θ^(l), no λ on the bias column
+
+    The 1/m of (B8) is applied to δ^(3) at once: (B7) is linear in δ^(3), so δ^(2)
+    carries it too, and it costs a pass over (m, 10) values instead of two passes
+    over the (H, 784) and (10, H) gradients. ``workspace`` (training): write into
+    its arrays; the gradients returned are then ``workspace.grads``.
     """
     _, g_prime_times = ACTIVATIONS[activation]
+    product, add_scaled = _kernels(workspace)
     m = cache.A1.shape[0]
     n = m if n_train is None else n_train
-    delta3 = output_error(cache.A3, y)  # (m, 10)  (B6)
+    ws = _own_workspace(workspace, m, params, cache.A1)
+    grads = ws.grads
+    delta3 = output_error(cache.A3, y)  # (m, 10)  (B6) δ^(3), a small fresh array
+    delta3 *= 1.0 / m  # (m, 10)  δ^(3)/m, the (1/m) of (B8)
     # With dropout, layer 3 saw ã^(2) = a^(2) ⊙ r/(1−p): it takes a^(2)'s place in (B8),
     # and ∂ã^(2)/∂z^(2) = r/(1−p) ⊙ g′(z^(2)) adds the mask to (B7).
     A2_seen = cache.A2 if cache.A2_dropped is None else cache.A2_dropped
-    grad_W2 = delta3.T @ A2_seen  # (10, H)  (B8) Σ_i δ^(3) (a^(2))ᵀ
-    grad_W2 *= 1.0 / m
-    grad_W2 += (l2 / n) * params.W2
-    grad_b2 = delta3.mean(axis=0)  # (10,)    (B8) bias: a^(2)_0 = 1, no λ
-    delta2 = delta3 @ params.W2  # (m, H)   (B7) (θ^(2))ᵀ δ^(3) without the bias row
+    product(grads.W2, delta3.T, A2_seen)  # (10, H)  (B8) (1/m) Σ_i δ^(3) (a^(2))ᵀ
+    if l2:
+        add_scaled(grads.W2, params.W2, l2 / n)  # (10, H)  (B8) + (λ/n) θ^(2)
+    np.sum(delta3, axis=0, out=grads.b2)  # (10,)    (B8) bias: a^(2)_0 = 1, no λ
+    delta2 = product(ws.delta2, delta3, params.W2)  # (m, H) (B7) (θ^(2))ᵀ δ^(3), no bias row
     if cache.mask is not None:
         delta2 *= cache.mask  # (B7) with dropout: ⊙ r/(1−p)
-    g_prime_times(cache.A2, delta2)  # (B7) ⊙ g′(z^(2))
-    grad_W1 = delta2.T @ cache.A1  # (H, 784) (B8)
-    grad_W1 *= 1.0 / m
-    grad_W1 += (l2 / n) * params.W1
-    grad_b1 = delta2.mean(axis=0)  # (H,)
-    return Params(W1=grad_W1, b1=grad_b1, W2=grad_W2, b2=grad_b2)
+    g_prime_times(cache.A2, delta2, ws.scratch)  # (m, H)   (B7) ⊙ g′(z^(2))
+    product(grads.W1, delta2.T, cache.A1)  # (H, 784) (B8) (1/m) Σ_i δ^(2) (a^(1))ᵀ
+    if l2:
+        add_scaled(grads.W1, params.W1, l2 / n)  # (H, 784) (B8) + (λ/n) θ^(1)
+    np.sum(delta2, axis=0, out=grads.b1)  # (H,)     (B8) bias, no λ
+    return grads

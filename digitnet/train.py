@@ -18,7 +18,16 @@ from numpy.typing import NDArray
 from digitnet.augment import Distortion, distort
 from digitnet.config import Config
 from digitnet.errors import TrainingError
-from digitnet.network import N_INPUTS, Params, backprop, data_cost, forward, init_params, l2_penalty
+from digitnet.network import (
+    N_INPUTS,
+    Params,
+    Workspace,
+    backprop,
+    data_cost,
+    forward,
+    init_params,
+    l2_penalty,
+)
 from digitnet.optim import Momentum, make_optimizer
 from digitnet.schedules import Schedule
 
@@ -163,6 +172,8 @@ def train(
     # One preallocated buffer for the gathered mini-batch: no large fresh allocation per step.
     X_batch = np.empty((batch_size, N_INPUTS), dtype=np.float32)
     y_batch = np.empty(batch_size, dtype=data.y_train.dtype)
+    # Every array of a step (activations, errors, gradients), reused: network.Workspace.
+    workspace = Workspace.allocate(batch_size, params.hidden_size, params.W1.dtype)
 
     for epoch in range(state.epoch + 1, config.epochs + 1):
         started = time.perf_counter()
@@ -181,7 +192,9 @@ def train(
             if config.dropout:
                 mask = dropout_mask(rng, (m, params.hidden_size), config.dropout)
 
-            cache = forward(params, A1, config.activation, config.output, dropout_mask=mask)
+            cache = forward(
+                params, A1, config.activation, config.output, dropout_mask=mask, workspace=workspace
+            )
             batch_cost = data_cost(cache.Z3, y, config.output)
             if not np.isfinite(batch_cost):
                 raise TrainingError(
@@ -189,7 +202,9 @@ def train(
                     f" (now {learning_rate:.3g})"
                 )
             batch_correct = int(np.count_nonzero(cache.Z3.argmax(axis=1) == y))
-            grads = backprop(params, cache, y, config.activation, config.l2, n_train=n)
+            grads = backprop(
+                params, cache, y, config.activation, config.l2, n_train=n, workspace=workspace
+            )
             learning_rate = schedule.lr_at(epoch - 1 + (step + 1) / steps_per_epoch)
             state.optimizer.step(params, grads, learning_rate)
 

@@ -42,7 +42,7 @@ def test_l2_uses_the_given_n():
     assert gradcheck.run(params, A1, y, "tanh", "softmax", 5.0, n_train=1000).passed
 
 
-def _broken_derivative(A, delta):  # forgets to multiply by g′(z^(2)) in (B7)
+def _broken_derivative(A, delta, scratch=None):  # forgets to multiply by g′(z^(2)) in (B7)
     return delta
 
 

@@ -1,0 +1,434 @@
+"""Speed of digitnet beside the hardware's floor, PyTorch and scikit-learn (issue 4).
+
+Run from the project root:
+
+    python benchmarks/speed.py [--data-dir DIR] [--repeats N] [--threads T]
+
+Everything is measured side by side in this one process, in turn, so that the
+ratios stay meaningful on a noisy shared machine: each contender first runs one
+warm-up epoch, then every contender runs one epoch per round for ``--repeats``
+rounds and the median is reported.
+
+* floor: only the matrix products one epoch needs, with the same shapes as
+  training, timed with numpy into preallocated outputs: forward z^(2) = a^(1) W1ᵀ
+  and z^(3) = a^(2) W2ᵀ, backward δ^(3)ᵀ a^(2), δ^(3) W2 and δ^(2)ᵀ a^(1) (no
+  gradient with respect to the input). Nothing else: no activations, no update.
+* digitnet: ``digitnet.train.train`` on the 60,000 training images (no
+  validation split), one epoch per round, as ``EpochRecord.seconds`` reports it
+  (the loop: shuffle, gather, forward, cost, backprop, update).
+* PyTorch (when importable): the same network (sigmoid hidden layer, softmax
+  cross-entropy), SGD with the same momentum, learning rate and L2 (weight decay
+  λ/n on the weights only), data preloaded as tensors, same number of threads.
+* scikit-learn (when importable): MLPClassifier(solver="sgd"), same momentum
+  (classical), learning rate, batch size and L2 (its alpha is per batch:
+  alpha = λ m / n), float32 inputs, one ``partial_fit`` per epoch.
+* inference: the forward pass over the 10,000 test images (digitnet's
+  ``train.score``, which ``digitnet evaluate`` calls), beside its floor (two
+  products) and the two libraries; the wall time of one ``digitnet predict
+  one.png`` process from start to exit; the peak resident memory (ru_maxrss) of a
+  full ``digitnet train`` run with the default configuration.
+
+The benchmark is not a test: it asserts nothing and the test suite does not run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from digitnet import datasets
+from digitnet.config import Config
+from digitnet.network import N_CLASSES, N_INPUTS
+from digitnet.train import TrainingData, score, to_inputs, train
+
+HIDDEN_SIZES = (100, 800)
+BATCH_SIZES = (32, 128, 512)
+DEFAULTS = Config()  # learning rate, momentum, λ, activation: the defaults
+
+Epoch = Callable[[], float]  # runs one epoch, returns its seconds
+
+
+# -- contenders -------------------------------------------------------------------------
+
+
+def floor_epoch(n: int, hidden: int, batch: int) -> Epoch:
+    """Only the five products of each step, for every (possibly short) batch of an epoch."""
+    rng = np.random.default_rng(0)
+    W1 = rng.standard_normal((hidden, N_INPUTS), dtype=np.float32) * 0.03
+    W2 = rng.standard_normal((N_CLASSES, hidden), dtype=np.float32) * 0.03
+    A1 = rng.random((batch, N_INPUTS), dtype=np.float32)
+    A2 = rng.random((batch, hidden), dtype=np.float32)
+    Z2 = np.empty((batch, hidden), dtype=np.float32)
+    Z3 = np.empty((batch, N_CLASSES), dtype=np.float32)
+    delta3 = rng.standard_normal((batch, N_CLASSES), dtype=np.float32)
+    delta2 = np.empty((batch, hidden), dtype=np.float32)
+    grad_W1 = np.empty_like(W1)
+    grad_W2 = np.empty_like(W2)
+    sizes = [min(batch, n - start) for start in range(0, n, batch)]
+
+    def epoch() -> float:
+        started = time.perf_counter()
+        for m in sizes:
+            np.matmul(A1[:m], W1.T, out=Z2[:m])  # z^(2)
+            np.matmul(A2[:m], W2.T, out=Z3[:m])  # z^(3)
+            np.matmul(delta3[:m].T, A2[:m], out=grad_W2)  # ∂J/∂W2
+            np.matmul(delta3[:m], W2, out=delta2[:m])  # δ^(2) before g′
+            np.matmul(delta2[:m].T, A1[:m], out=grad_W1)  # ∂J/∂W1
+        return time.perf_counter() - started
+
+    return epoch
+
+
+def digitnet_epoch(data: TrainingData, hidden: int, batch: int) -> Epoch:
+    config = Config(hidden_size=hidden, batch_size=batch, validation_size=0, epochs=10_000)
+    epochs: Iterator[Any] = train(config, data)
+    return lambda: float(next(epochs)[0].seconds)
+
+
+def torch_epoch(data: TrainingData, hidden: int, batch: int) -> Epoch:
+    import torch
+    from torch import nn
+    from torch.nn import functional
+
+    torch.manual_seed(0)
+    X = torch.from_numpy(data.X_train)
+    y = torch.from_numpy(data.y_train.astype(np.int64))
+    model = nn.Sequential(nn.Linear(N_INPUTS, hidden), nn.Sigmoid(), nn.Linear(hidden, N_CLASSES))
+    weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
+    biases = [p for name, p in model.named_parameters() if name.endswith("bias")]
+    n = len(X)
+    optimiser = torch.optim.SGD(
+        [
+            {"params": weights, "weight_decay": DEFAULTS.l2 / n},  # (λ/n) θ, as in (B8)
+            {"params": biases, "weight_decay": 0.0},
+        ],
+        lr=DEFAULTS.learning_rate,
+        momentum=DEFAULTS.momentum,
+    )
+
+    def epoch() -> float:
+        started = time.perf_counter()
+        order = torch.randperm(n)
+        for start in range(0, n, batch):
+            rows = order[start : start + batch]
+            optimiser.zero_grad(set_to_none=True)
+            loss = functional.cross_entropy(model(X[rows]), y[rows])
+            loss.backward()
+            optimiser.step()
+        return time.perf_counter() - started
+
+    return epoch
+
+
+def sklearn_epoch(data: TrainingData, hidden: int, batch: int) -> Epoch:
+    from sklearn.neural_network import MLPClassifier
+
+    n = len(data.X_train)
+    model = MLPClassifier(
+        hidden_layer_sizes=(hidden,),
+        activation="logistic",
+        solver="sgd",
+        learning_rate="constant",
+        learning_rate_init=DEFAULTS.learning_rate,
+        momentum=DEFAULTS.momentum,
+        nesterovs_momentum=False,
+        alpha=DEFAULTS.l2 * batch / n,  # its L2 gradient is (alpha/m) θ; ours (λ/n) θ
+        batch_size=batch,
+        shuffle=True,
+        random_state=0,
+    )
+    classes = np.arange(N_CLASSES)
+
+    def epoch() -> float:
+        started = time.perf_counter()
+        model.partial_fit(data.X_train, data.y_train, classes=classes)
+        return time.perf_counter() - started
+
+    return epoch
+
+
+# -- inference --------------------------------------------------------------------------
+
+
+def inference_contenders(
+    data: TrainingData, X_test: NDArray[np.float32], y_test: NDArray[np.uint8], hidden: int
+) -> dict[str, Epoch]:
+    rng = np.random.default_rng(0)
+    config = Config(hidden_size=hidden)
+    from digitnet.network import init_params
+
+    params = init_params(hidden, config.activation, rng)
+    A2 = np.empty((len(X_test), hidden), dtype=np.float32)
+    Z3 = np.empty((len(X_test), N_CLASSES), dtype=np.float32)
+
+    def timed(run: Callable[[], object]) -> Epoch:
+        def once() -> float:
+            started = time.perf_counter()
+            run()
+            return time.perf_counter() - started
+
+        return once
+
+    def floor() -> None:
+        np.matmul(X_test, params.W1.T, out=A2)
+        np.matmul(A2, params.W2.T, out=Z3)
+
+    out = {
+        "floor": timed(floor),
+        "digitnet": timed(lambda: score(params, X_test, y_test, config, n_train=len(X_test))),
+    }
+    if _importable("torch"):
+        import torch
+
+        model = torch.nn.Sequential(
+            torch.nn.Linear(N_INPUTS, hidden), torch.nn.Sigmoid(), torch.nn.Linear(hidden, 10)
+        )
+        X = torch.from_numpy(X_test)
+
+        def torch_predict() -> None:
+            with torch.inference_mode():
+                model(X).argmax(dim=1)
+
+        out["PyTorch"] = timed(torch_predict)
+    if _importable("sklearn"):
+        from sklearn.neural_network import MLPClassifier
+
+        fitted = MLPClassifier(
+            hidden_layer_sizes=(hidden,), activation="logistic", solver="sgd", max_iter=1
+        )
+        fitted.partial_fit(data.X_train[:2000], data.y_train[:2000], classes=np.arange(10))
+        out["scikit-learn"] = timed(lambda: fitted.predict(X_test))
+    return out
+
+
+def _importable(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+# -- processes: predict start-up and peak memory ----------------------------------------
+
+
+def digitnet_command() -> list[str]:
+    """The installed console script beside this interpreter, else ``python -m digitnet``."""
+    script = Path(sys.executable).with_name("digitnet")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "digitnet"]
+
+
+def peak_training_memory(data_dir: Path, workdir: Path) -> tuple[float, float, Path]:
+    """(peak RSS in MiB, wall seconds, checkpoint) of one default ``digitnet train`` run."""
+    checkpoint = workdir / "model.npz"
+    command = [*digitnet_command(), "train", "--data-dir", str(data_dir), "-o", str(checkpoint)]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [*command, "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    # wait4 gives this child's own rusage (RUSAGE_CHILDREN would mix in every child).
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        assert process.stderr is not None
+        sys.exit(f"digitnet train failed: {process.stderr.read().decode()[-2000:]}")
+    return usage.ru_maxrss / 1024, seconds, checkpoint  # Linux reports KiB
+
+
+def predict_wall_times(checkpoint: Path, image: Path, runs: int) -> list[float]:
+    command = [*digitnet_command(), "predict", str(image), "--checkpoint", str(checkpoint)]
+    times = []
+    for _ in range(runs + 1):  # the first run only warms the file cache
+        started = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        times.append(time.perf_counter() - started)
+    return times[1:]
+
+
+def write_test_png(images: NDArray[np.uint8], path: Path) -> None:
+    from PIL import Image
+
+    Image.fromarray(255 - images[0]).save(path)  # dark ink on white, as a user would draw it
+
+
+# -- measuring in rounds ----------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    task: str
+    seconds: dict[str, float] = field(default_factory=dict)  # contender -> median seconds
+
+
+def measure_round_robin(contenders: dict[str, Epoch], repeats: int) -> dict[str, float]:
+    """One warm-up call each, then ``repeats`` rounds of one call each; medians."""
+    for run in contenders.values():
+        run()
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, run in contenders.items():
+            times[name].append(run())
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def ratio(row: Row, other: str) -> str:
+    if "digitnet" not in row.seconds or other not in row.seconds:
+        return "—"
+    return f"{row.seconds['digitnet'] / row.seconds[other]:.2f}"
+
+
+def format_table(rows: list[Row], names: list[str]) -> str:
+    head = f"| {'task':<34} |" + "".join(f" {name + ' s':>14} |" for name in names)
+    head += " ÷floor | ÷PyTorch | ÷sklearn |"
+    lines = [head, "|" + "|".join("-" * (len(cell)) for cell in head.split("|")[1:-1]) + "|"]
+    for row in rows:
+        cells = "".join(
+            f" {row.seconds[name]:>14.3f} |" if name in row.seconds else f" {'—':>14} |"
+            for name in names
+        )
+        lines.append(
+            f"| {row.task:<34} |{cells} {ratio(row, 'floor'):>6} |"
+            f" {ratio(row, 'PyTorch'):>8} | {ratio(row, 'scikit-learn'):>8} |"
+        )
+    return "\n".join(lines)
+
+
+def machine_info(threads: int) -> list[str]:
+    from threadpoolctl import threadpool_info
+
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    blas = sorted(
+        {
+            f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')})"
+            for i in threadpool_info()
+            if i.get("user_api") == "blas"
+        }
+    )
+    lines = [
+        f"machine: {cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}",
+        f"python {platform.python_version()}, numpy {np.__version__}, BLAS: {'; '.join(blas)}",
+        f"threads: {threads} (BLAS pools and torch.set_num_threads)",
+    ]
+    versions = []
+    for module in ("torch", "sklearn", "scipy"):
+        if _importable(module):
+            versions.append(f"{module} {sys.modules[module].__version__}")
+    lines.append("libraries: " + ", ".join(versions))
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("DIGITNET_TEST_MNIST") or "data"),
+        help="folder of the MNIST files [default: $DIGITNET_TEST_MNIST or ./data]",
+    )
+    parser.add_argument("--repeats", type=int, default=5, help="timed epochs per contender")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--hidden", type=int, nargs="+", default=list(HIDDEN_SIZES))
+    parser.add_argument("--batch", type=int, nargs="+", default=list(BATCH_SIZES))
+    parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--no-sklearn", action="store_true")
+    parser.add_argument("--no-processes", action="store_true", help="skip predict and memory")
+    args = parser.parse_args()
+
+    from threadpoolctl import threadpool_limits
+
+    logging.getLogger("digitnet").addHandler(logging.NullHandler())  # the MD5 note is expected
+    logging.getLogger("digitnet").propagate = False
+    threadpool_limits(args.threads)
+    use_torch = not args.no_torch and _importable("torch")
+    use_sklearn = not args.no_sklearn and _importable("sklearn")
+    if use_torch:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+    load_before = os.getloadavg()
+    images, labels = datasets.load_split("mnist", args.data_dir, "train")
+    test_images, test_labels = datasets.load_split("mnist", args.data_dir, "test")
+    data = TrainingData(to_inputs(images), labels, to_inputs(images[:0]), labels[:0])
+    X_test = to_inputs(test_images)
+    n = len(data.X_train)
+
+    names = ["floor", "digitnet"] + ["PyTorch"] * use_torch + ["scikit-learn"] * use_sklearn
+    rows = []
+    for hidden in args.hidden:
+        for batch in args.batch:
+            contenders = {
+                "floor": floor_epoch(n, hidden, batch),
+                "digitnet": digitnet_epoch(data, hidden, batch),
+            }
+            if use_torch:
+                contenders["PyTorch"] = torch_epoch(data, hidden, batch)
+            if use_sklearn:
+                contenders["scikit-learn"] = sklearn_epoch(data, hidden, batch)
+            row = Row(f"train epoch 784-{hidden}-10, batch {batch}")
+            row.seconds = measure_round_robin(contenders, args.repeats)
+            rows.append(row)
+            print(format_table([row], names).splitlines()[-1], file=sys.stderr, flush=True)
+    for hidden in args.hidden:
+        contenders = inference_contenders(data, X_test, test_labels, hidden)
+        contenders = {k: v for k, v in contenders.items() if k in names}
+        row = Row(f"evaluate 10k test, 784-{hidden}-10")
+        row.seconds = measure_round_robin(contenders, max(args.repeats, 5))
+        rows.append(row)
+
+    extra = []
+    if not args.no_processes:
+        with tempfile.TemporaryDirectory() as tmp:
+            peak_mib, train_seconds, checkpoint = peak_training_memory(args.data_dir, Path(tmp))
+            png = Path(tmp) / "one.png"
+            write_test_png(test_images, png)
+            predict = statistics.median(predict_wall_times(checkpoint, png, runs=5))
+        row = Row("digitnet predict one.png (process)")
+        row.seconds["digitnet"] = predict
+        rows.append(row)
+        default = Config()
+        extra.append(
+            f"peak memory of a full training run (`digitnet train`, default config:"
+            f" 784-{default.hidden_size}-10, {default.epochs} epochs, batch"
+            f" {default.batch_size}): {peak_mib:.0f} MiB max RSS; it took {train_seconds:.1f} s"
+        )
+
+    print(format_table(rows, names))
+    print()
+    for line in extra:
+        print(line)
+    print(
+        f"medians of {args.repeats} epochs after one warm-up epoch each, contenders in turn;"
+        f" {n:,} training images per epoch"
+    )
+    for line in machine_info(args.threads):
+        print(line)
+    load_after = os.getloadavg()
+    before = " ".join(f"{x:.2f}" for x in load_before)
+    after = " ".join(f"{x:.2f}" for x in load_after)
+    print(f"load average (1, 5, 15 min) before: {before}; after: {after}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""The training fast path (issue 4): BLAS helpers, the preallocated workspace, the optimisers.
+
+The workspace path must compute exactly what the plain numpy path computes (which
+test_network.py checks against finite differences), write into its own arrays, and
+survive a short last batch. Nothing here is timed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from digitnet import blas, network
+from digitnet.network import Params, Workspace
+from digitnet.optim import Momentum, Nesterov
+
+ACTIVATIONS = ["sigmoid", "tanh", "relu"]
+OUTPUTS = ["softmax", "sigmoid"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("transpose_a", [False, True])
+@pytest.mark.parametrize("transpose_b", [False, True])
+def test_gemm_matches_matmul_in_place(dtype, transpose_a, transpose_b):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((7, 5)).astype(dtype)
+    b = rng.standard_normal((5, 3)).astype(dtype)
+    a = np.ascontiguousarray(a.T).T if transpose_a else a  # a Fortran-ordered view
+    b = np.ascontiguousarray(b.T).T if transpose_b else b
+    out = rng.standard_normal((7, 3)).astype(dtype)
+    before = out.copy()
+    result = blas.gemm(out, a, b, alpha=-0.5, beta=0.25)
+    assert result is out
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out, -0.5 * (a @ b) + 0.25 * before, rtol=tol, atol=tol)
+
+
+def test_gemm_writes_into_a_row_slice_of_a_buffer():
+    rng = np.random.default_rng(1)
+    buffer = np.zeros((6, 4), dtype=np.float32)
+    a = rng.random((4, 3), dtype=np.float32)
+    b = rng.random((3, 4), dtype=np.float32)
+    blas.gemm(buffer[:4], a, b)
+    np.testing.assert_allclose(buffer[:4], a @ b, rtol=1e-6)
+    assert not buffer[4:].any()
+
+
+def test_gemm_refuses_an_output_it_cannot_write_in_place():
+    out = np.zeros((4, 3), dtype=np.float32).T  # Fortran-ordered
+    with pytest.raises(ValueError, match="C-contiguous"):
+        blas.gemm(out, np.ones((3, 2), np.float32), np.ones((2, 4), np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_axpy_and_scal_work_in_place(dtype):
+    rng = np.random.default_rng(2)
+    y = rng.standard_normal((4, 6)).astype(dtype)
+    x = rng.standard_normal((4, 6)).astype(dtype)
+    expected = 0.9 * y - 0.1 * x
+    same = y
+    blas.scal(y, 0.9)
+    blas.axpy(y, x, -0.1)
+    assert y is same
+    np.testing.assert_allclose(y, expected, rtol=1e-6)
+
+
+def problem(activation, hidden=6, m=5, dtype=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    params = network.init_params(hidden, activation, rng, dtype=dtype)
+    params.b1[:] = rng.normal(0, 0.5, hidden)
+    params.b2[:] = rng.normal(0, 0.5, 10)
+    X = rng.random((m, network.N_INPUTS)).astype(dtype)
+    y = rng.integers(0, 10, m)
+    mask = (rng.random((m, hidden)) > 0.3).astype(dtype) / 0.7
+    return params, X, y, mask
+
+
+@pytest.mark.parametrize("dropout", [False, True])
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_workspace_path_equals_plain_path(activation, output, dropout):
+    params, X, y, mask = problem(activation)
+    mask = mask if dropout else None
+    plain_cache = network.forward(params, X, activation, output, dropout_mask=mask)
+    plain = network.backprop(params, plain_cache, y, activation, l2=0.7, n_train=40)
+    # A workspace for more rows than the batch: the short-last-batch case.
+    ws = Workspace.allocate(8, params.hidden_size, np.float64)
+    cache = network.forward(params, X, activation, output, dropout_mask=mask, workspace=ws)
+    np.testing.assert_allclose(cache.A3, plain_cache.A3, rtol=1e-12)
+    assert np.shares_memory(cache.A3, ws.A3)
+    grads = network.backprop(params, cache, y, activation, l2=0.7, n_train=40, workspace=ws)
+    assert grads is ws.grads
+    for name, expected in plain.arrays().items():
+        np.testing.assert_allclose(getattr(grads, name), expected, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_workspace_gradients_match_finite_differences(activation):
+    params, X, y, _ = problem(activation, seed=3)
+    ws = Workspace.allocate(5, params.hidden_size, np.float64)
+    cache = network.forward(params, X, activation, "softmax", workspace=ws)
+    grads = network.backprop(params, cache, y, activation, l2=0.7, n_train=40, workspace=ws)
+    eps = 1e-6
+    for name, theta in params.arrays().items():
+        flat, analytic = theta.reshape(-1), getattr(grads, name).reshape(-1)
+        for i in np.random.default_rng(4).choice(flat.size, size=min(flat.size, 12), replace=False):
+            saved = flat[i]
+            flat[i] = saved + eps
+            plus = network.cost(params, X, y, activation, "softmax", 0.7, 40)
+            flat[i] = saved - eps
+            minus = network.cost(params, X, y, activation, "softmax", 0.7, 40)
+            flat[i] = saved
+            assert analytic[i] == pytest.approx((plus - minus) / (2 * eps), rel=1e-5, abs=1e-9)
+
+
+def test_float32_stays_float32():
+    params, X, y, _ = problem("sigmoid", dtype=np.float32)
+    ws = Workspace.allocate(5, params.hidden_size)
+    cache = network.forward(params, X, "sigmoid", "softmax", workspace=ws)
+    grads = network.backprop(params, cache, y, "sigmoid", l2=1.0, n_train=10, workspace=ws)
+    for array in (cache.A2, cache.A3, *grads.arrays().values()):
+        assert array.dtype == np.float32
+
+
+def test_workspace_refuses_a_batch_larger_than_itself():
+    with pytest.raises(ValueError, match="does not fit"):
+        Workspace.allocate(4, 3).first(5)
+
+
+def textbook_params(seed):
+    rng = np.random.default_rng(seed)
+    shapes = {"W1": (3, 784), "b1": (3,), "W2": (10, 3), "b2": (10,)}
+    return Params(**{k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()})
+
+
+@pytest.mark.parametrize("kind", ["momentum", "nesterov"])
+def test_optimiser_steps_follow_their_formulas(kind):
+    params, mu, eta = textbook_params(0), 0.9, 0.05
+    optimiser = Momentum(params, mu) if kind == "momentum" else Nesterov(params, mu)
+    theta = params.copy()
+    v = {k: np.zeros_like(a) for k, a in theta.arrays().items()}
+    for step in range(3):
+        grads = textbook_params(10 + step)
+        optimiser.step(params, grads, eta)
+        for name, t in theta.arrays().items():
+            g = getattr(grads, name)
+            v[name] = mu * v[name] - eta * g
+            t += v[name] if kind == "momentum" else mu * v[name] - eta * g
+            np.testing.assert_allclose(getattr(params, name), t, rtol=1e-5, atol=1e-6)
+
+
+def test_network_import_does_not_load_scipy():
+    code = "import sys, digitnet.network, digitnet.optim; print('scipy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
