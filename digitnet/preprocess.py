@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from digitnet.errors import ImageError
-from digitnet.segment import Region, find_digits, label
+from digitnet.segment import Region, find_digits, label, split_touching
 
 __all__ = [
     "BOX_SIZE",
@@ -86,7 +86,7 @@ MAX_SIDE = 1200
 # Background surface (`estimate_background`): the coarse grid, the fit's rejection
 # of ink cells, and the variation below which paper counts as flat.
 _GRID = 48
-_MIN_SURFACE_SIDE = 64  # smaller images are mostly digit: too little paper to fit a surface to
+_MIN_SURFACE_SIDE = 32  # an MNIST-sized image is all digit: no paper to fit a surface to
 _SURFACE_SIGMAS = 2.5
 _SURFACE_ROUNDS = 6
 _SURFACE_TOLERANCE = 2.0 / 255.0  # never reject cells closer than 2 gray levels
@@ -564,6 +564,9 @@ def _digit_crop(
         max(region.left - near - left, 0) : region.right + near - left,
     ] = False
     crop[loose] = 0.0
+    # Inside the box, noise on the paper (and in the holes of a 0, 6, 8 or 9) is not
+    # ink either: only what lies within 2 px of the mask is kept.
+    crop[_box_blur(mine.astype(np.float32), 2) <= 0] = 0.0
     return crop
 
 
@@ -587,6 +590,17 @@ def to_mnist_digits(
     regions = find_digits(components, single=single)
     if not regions:
         raise _no_digit(name)
+    if not single:
+        regions = [
+            part
+            for region in regions
+            for part in split_touching(
+                region,
+                np.isin(
+                    labels[region.top : region.bottom, region.left : region.right], region.labels
+                ),
+            )
+        ]
     digits = []
     for index in range(len(regions)):
         crop = _digit_crop(ink, labels, regions, index, noisy=noise_floor > 0)

@@ -20,11 +20,12 @@ touch it (diagonals included), and resolve the joins with union-find.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Component", "Region", "find_digits", "label"]
+__all__ = ["Component", "Region", "find_digits", "label", "split_touching"]
 
 # A digit of a number is at least this fraction of the tallest digit's height; smaller
 # groups are pieces of a digit (merged) or dust (dropped). Digits of one number are
@@ -40,6 +41,17 @@ NEAR = 0.25
 # as wide as they are tall. Tall pieces whose union is narrower than this fraction of
 # its height are taken as one broken digit (a 4 drawn in two strokes, say).
 NUMBER_MIN_ASPECT = 0.9
+
+
+# Touching digits (thick strokes, tight spacing) form one wide component. A group
+# wider than `TOUCHING_ASPECT` × its height is cut into about width / (`DIGIT_ASPECT`
+# × height) digits, at the columns of least ink near the even cuts, where that ink
+# is at most `CUT_INK` of the fullest column's (a thin bridge, not a stroke). MNIST's
+# widest single digits reach 1.7 (a few in 10,000), so a cut must also find a valley.
+TOUCHING_ASPECT = 1.2
+DIGIT_ASPECT = 0.7
+CUT_INK = 0.2
+CUT_WINDOW = 0.25  # search ± this fraction of a digit's width around each even cut
 
 
 @dataclass(frozen=True)
@@ -226,3 +238,35 @@ def find_digits(components: list[Component], single: bool = False) -> list[Regio
     if single or (len(regions) > 1 and whole.width < NUMBER_MIN_ASPECT * whole.height):
         return [whole]
     return regions
+
+
+def split_touching(region: Region, mask: NDArray[np.bool_]) -> list[Region]:
+    """Cut a group of touching digits apart (see `TOUCHING_ASPECT`); else [region].
+
+    `mask` is the group's own ink inside its box (rows top..bottom, columns
+    left..right). The parts keep the group's labels; `preprocess` separates them by
+    their column ranges.
+    """
+    if region.width <= TOUCHING_ASPECT * region.height:
+        return [region]
+    count = max(2, round(region.width / (DIGIT_ASPECT * region.height)))
+    columns = mask.sum(axis=0).astype(np.float64)
+    step = region.width / count
+    window = max(1, round(CUT_WINDOW * step))
+    cuts = []
+    for k in range(1, count):
+        centre = round(k * step)
+        low, high = max(1, centre - window), min(region.width - 1, centre + window + 1)
+        if low >= high:
+            continue
+        best = low + int(np.argmin(columns[low:high]))
+        if columns[best] <= CUT_INK * columns.max():
+            cuts.append(best)
+    if not cuts:
+        return [region]
+    edges = [0, *cuts, region.width]
+    return [
+        Region(region.labels, region.top, region.bottom, region.left + a, region.left + b)
+        for a, b in pairwise(edges)
+        if b > a
+    ]

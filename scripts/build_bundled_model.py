@@ -10,7 +10,11 @@ Steps (each printed as it runs):
    by a random multiple of half a pixel (grayscale dilation or erosion at twice the
    resolution), then the digit is brought back to MNIST's form (20-px box, centre of
    mass) exactly as `digitnet predict` does. A third of the images stay unchanged.
-   The result is written as an MNIST-format data folder.
+   Independently, 30% of them are shrunk to a 9-16 px digit and enlarged back, as
+   `predict` enlarges a digit drawn or photographed small. The result is written as
+   an MNIST-format data folder, after 12,000 printed-style digits drawn from stroke
+   definitions (scripts/stroke_digits.py: a 1 with flag and foot, a closed 4, bold and
+   slanted strokes; no font file is read, so the rendered test fonts stay unseen).
 2. `digitnet train --config scripts/bundled_model.yaml --data-dir <that folder>`:
    digitnet itself trains the network, with mild affine augmentation (rotation,
    shear, scale; augment.py) on every mini-batch. The best epoch is chosen on the
@@ -35,7 +39,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import stroke_digits  # scripts/stroke_digits.py, beside this file
 from numpy.typing import NDArray
+from PIL import Image
 
 from digitnet import checkpoint, datasets
 from digitnet.preprocess import _centre_by_mass, _fit_box, _ink_box
@@ -48,6 +54,11 @@ OUTPUT = ROOT / "digitnet" / "assets" / BUNDLED_NAME
 VALIDATION = 5000  # must match validation_size in the config: these stay unaltered
 # Half-pixel steps of stroke change drawn per image (negative: thinner).
 STEPS = (-2, -1, 0, 0, 0, 1, 2, 3)
+# Fraction of training images shown as a small digit enlarged (longer side, px).
+LOW_RES_FRACTION = 0.3
+LOW_RES = (9, 16)
+# Printed-style digits drawn from stroke definitions (scripts/stroke_digits.py).
+N_PRINTED = 12000
 SEED = 0
 
 
@@ -78,10 +89,45 @@ def stroke_variants(
             digit = small[i]
             if (digit > 0.05).sum() < 10:  # eroded away (a thin 1): keep the original
                 continue
-            box_rows, box_cols = _ink_box(digit, "training image")
-            centred = _centre_by_mass(_fit_box(digit[box_rows, box_cols]))
-            out[row] = np.round(np.clip(centred, 0, 1) * 255).astype(np.uint8)
+            out[row] = _to_uint8(_renormalise(digit))
     return out, steps
+
+
+def _renormalise(digit: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Crop, fit to 20 px and centre by mass, as `digitnet predict` does."""
+    box_rows, box_cols = _ink_box(digit, "training image")
+    centred: NDArray[np.float32] = _centre_by_mass(_fit_box(digit[box_rows, box_cols]))
+    return centred
+
+
+def _to_uint8(digit: NDArray[np.float32]) -> NDArray[np.uint8]:
+    return np.round(np.clip(digit, 0, 1) * 255).astype(np.uint8)
+
+
+def low_resolution(
+    images: NDArray[np.uint8], rng: np.random.Generator
+) -> tuple[NDArray[np.uint8], int]:
+    """Some images as a small digit looks after `predict` enlarges it to 20 px.
+
+    A digit photographed or drawn small (10-16 px tall) has lost detail that no
+    enlargement brings back; `predict` scales it up with Lanczos (`_fit_box`). So the
+    digit is shrunk by area averaging to a random size in `LOW_RES` and brought back
+    to MNIST's form the same way.
+    """
+    out = images.copy()
+    chosen = np.flatnonzero(rng.random(len(images)) < LOW_RES_FRACTION)
+    sizes = rng.integers(LOW_RES[0], LOW_RES[1] + 1, size=len(chosen))
+    for row, size in zip(chosen, sizes, strict=True):
+        digit = images[row].astype(np.float32) / 255
+        box_rows, box_cols = _ink_box(digit, "training image")
+        box = digit[box_rows, box_cols]
+        scale = int(size) / max(box.shape)
+        shape = (max(1, round(box.shape[1] * scale)), max(1, round(box.shape[0] * scale)))
+        small = np.asarray(
+            Image.fromarray(box).resize(shape, Image.Resampling.BOX), dtype=np.float32
+        )
+        out[row] = _to_uint8(_centre_by_mass(_fit_box(np.clip(small, 0, 1))))
+    return out, len(chosen)
 
 
 def write_idx(path: Path, array: NDArray[np.uint8]) -> None:
@@ -100,10 +146,15 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="digitnet-bundled-"))
     work.mkdir(parents=True, exist_ok=True)
 
-    images, _ = datasets.load_split("mnist", args.data_dir, "train")
+    images, labels = datasets.load_split("mnist", args.data_dir, "train")
     rng = np.random.default_rng(SEED)
     train_part, steps = stroke_variants(images[:-VALIDATION], rng)
-    altered = np.concatenate([train_part, images[-VALIDATION:]])
+    train_part, n_small = low_resolution(train_part, rng)
+    print(f"low resolution: {n_small} training images shrunk to {LOW_RES} px and enlarged")
+    printed, printed_labels = stroke_digits.make(N_PRINTED, rng)
+    print(f"printed-style digits: {N_PRINTED} drawn from stroke definitions", flush=True)
+    # Printed digits go first, so the validation split stays MNIST's last 5,000.
+    altered = np.concatenate([printed, train_part, images[-VALIDATION:]])
     counts = {int(k): int(v) for k, v in zip(*np.unique(steps, return_counts=True), strict=True)}
     print(
         f"stroke variants: {np.count_nonzero(steps)} of {len(steps)} training images altered"
@@ -113,8 +164,8 @@ def main() -> None:
     data = work / "data"
     data.mkdir(exist_ok=True)
     write_idx(data / "train-images-idx3-ubyte.gz", altered)
-    copied = ["train-labels-idx1-ubyte.gz"]  # labels unchanged
-    copied += ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    write_idx(data / "train-labels-idx1-ubyte.gz", np.concatenate([printed_labels, labels]))
+    copied = ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
     for name in copied:
         shutil.copyfile(args.data_dir / name, data / name)
 
@@ -132,7 +183,9 @@ def main() -> None:
     metrics = dict(ckpt.metrics)
     metrics["test_accuracy"] = accuracy  # measured after training; chose nothing
     metrics["trained_on"] = (
-        "MNIST train (55,000; 2/3 with strokes widened or narrowed by 0.5-1.5 px) "
+        "MNIST train (55,000; 5/8 with strokes widened or narrowed by 0.5-1.5 px, 30% "
+        f"shrunk to 9-16 px and enlarged back) + {N_PRINTED:,} printed-style digits drawn "
+        "from stroke definitions (scripts/stroke_digits.py, no font files) "
         "+ affine augmentation; best epoch by validation (last 5,000, unaltered); "
         "built by scripts/build_bundled_model.py"
     )

@@ -22,11 +22,15 @@ from digitnet.errors import ImageError
 from digitnet.preprocess import (
     BOX_SIZE,
     IMAGE_SIZE,
+    MAX_SIDE,
+    estimate_background,
     image_to_input,
     ink_mask,
     load_image,
+    reduce_large,
     to_gray_ink,
     to_mnist,
+    to_mnist_digits,
 )
 
 # ----------------------------------------------------------------------- helpers
@@ -382,3 +386,62 @@ def test_mnist_digit_as_a_large_photo_comes_back_close(mnist_dir):
         page.paste(big, (int(rng.integers(0, 260)), int(rng.integers(0, 160))))
         errors.append(np.abs(to_mnist(page) - digit / np.float32(255)).mean())
     assert np.mean(errors) < 0.01
+
+
+# ------------------------------------------------ photos: light, size, several digits
+
+
+def test_uneven_light_is_removed_by_the_background_surface(seven, seven28):
+    # The seven on a page lit from one side: 45 % darker at the right edge.
+    gray = np.asarray(seven, np.float64)
+    falloff = 1.0 - 0.45 * np.linspace(0.0, 1.0, seven.width)[None, :]
+    lit = Image.fromarray(np.round(gray * falloff).astype(np.uint8))
+    background = estimate_background(np.asarray(lit, np.float32) / np.float32(255))
+    assert background.shape == (seven.height, seven.width)
+    assert background[:, -1].mean() < background[:, 0].mean() - 0.3
+    result = to_mnist(lit)
+    assert np.abs(result - seven28).mean() < 0.03
+    assert (result[:2] == 0).all()
+
+
+def test_flat_paper_keeps_a_flat_background(seven):
+    background = estimate_background(np.asarray(seven, np.float32) / np.float32(255))
+    assert background.ndim == 0  # a single level: the border's median
+    assert float(background) == 1.0
+
+
+def test_large_image_is_reduced_early_and_reads_the_same(tmp_path, seven28):
+    page = draw_seven(size=(4000, 3000), box=(1500, 1000, 2100, 1900))
+    reduced = reduce_large(page)
+    assert max(reduced.size) <= MAX_SIDE
+    assert reduce_large(reduced) is reduced  # small images are left alone
+    path = save(page, tmp_path / "page.jpg", quality=90)
+    assert max(load_image(path, max_side=MAX_SIDE).size) < 4000  # JPEG drafted smaller
+    x = image_to_input(path).reshape(IMAGE_SIZE, IMAGE_SIZE)
+    assert np.abs(x - seven28).mean() < 0.03
+
+
+def test_specks_on_noisy_paper_are_dropped(seven, seven28):
+    rng = np.random.default_rng(1)
+    page = Image.new("L", (400, 300), 235)
+    page.paste(seven, (140, 70))
+    pixels = np.asarray(page, np.float64) + rng.normal(0, 6, (300, 400))
+    pixels[20:24, 20:24] = 40  # dirt in a corner
+    pixels[280:283, 380:384] = 40
+    noisy = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+    result = to_mnist(noisy)
+    assert np.abs(result - seven28).mean() < 0.03
+
+
+def test_several_digits_come_out_left_to_right(seven28):
+    one = Image.new("L", (300, 140), 255)
+    pen = ImageDraw.Draw(one)
+    pen.rectangle([40, 20, 49, 119], fill=0)  # a 1
+    seven = draw_seven(size=(120, 160)).resize((90, 120))
+    one.paste(seven, (150, 10))
+    digits = to_mnist_digits(one)
+    assert len(digits) == 2
+    assert ink_box(digits[0])[1] <= 4  # the narrow 1 first
+    assert np.abs(digits[1] - seven28).mean() < 0.05
+    (whole,) = to_mnist_digits(one, single=True)
+    assert ink_box(whole)[1] == BOX_SIZE  # both together, as one wide "digit"

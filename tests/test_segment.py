@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
-from digitnet.segment import Component, find_digits, label
+from digitnet.segment import Component, find_digits, label, split_touching
 
 
 def same_partition(ours: np.ndarray, theirs: np.ndarray) -> bool:
@@ -101,3 +101,26 @@ def test_single_takes_everything_as_one(single):
 
 def test_nothing_gives_no_digits():
     assert find_digits([]) == []
+
+
+def test_touching_digits_are_cut_at_the_thin_bridge():
+    # Three 20-px-tall blocks 12 px wide, joined by 1-px bridges: one wide component.
+    mask = np.zeros((20, 40), dtype=bool)
+    for left in (0, 14, 28):
+        mask[:, left : left + 12] = True
+    mask[10, 12:14] = True
+    mask[10, 26:28] = True
+    _, components = label(mask)
+    (region,) = find_digits(components)
+    parts = split_touching(region, mask)
+    assert [(p.left, p.right) for p in parts] == [(0, 12), (12, 26), (26, 40)]  # in the bridges
+
+
+def test_a_wide_digit_without_a_valley_is_not_cut():
+    mask = np.zeros((20, 30), dtype=bool)  # a wide, solid bar-and-stem shape
+    mask[:4, :] = True
+    mask[:, 13:17] = True
+    mask[16:, :] = True
+    _, components = label(mask)
+    (region,) = find_digits(components)
+    assert split_touching(region, mask) == [region]
