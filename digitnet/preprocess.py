@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from digitnet.errors import ImageError
-from digitnet.segment import Region, find_digits, label, split_touching
+from digitnet.segment import Region, find_digits, label, split_touching, typical_width
 
 __all__ = [
     "BOX_SIZE",
@@ -591,6 +591,7 @@ def to_mnist_digits(
     if not regions:
         raise _no_digit(name)
     if not single:
+        typical = typical_width(regions)
         regions = [
             part
             for region in regions
@@ -599,6 +600,7 @@ def to_mnist_digits(
                 np.isin(
                     labels[region.top : region.bottom, region.left : region.right], region.labels
                 ),
+                typical,
             )
         ]
     digits = []

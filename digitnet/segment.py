@@ -25,7 +25,7 @@ from itertools import pairwise
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Component", "Region", "find_digits", "label", "split_touching"]
+__all__ = ["Component", "Region", "find_digits", "label", "split_touching", "typical_width"]
 
 # A digit of a number is at least this fraction of the tallest digit's height; smaller
 # groups are pieces of a digit (merged) or dust (dropped). Digits of one number are
@@ -46,12 +46,20 @@ NUMBER_MIN_ASPECT = 0.9
 # Touching digits (thick strokes, tight spacing) form one wide component. A group
 # wider than `TOUCHING_ASPECT` × its height is cut into about width / (`DIGIT_ASPECT`
 # × height) digits, at the columns of least ink near the even cuts, where that ink
-# is at most `CUT_INK` of the fullest column's (a thin bridge, not a stroke). MNIST's
-# widest single digits reach 1.7 (a few in 10,000), so a cut must also find a valley.
+# is at most `CUT_INK` of the fullest column's (a thin bridge, not a stroke): about
+# 1 % of MNIST's single digits are wider than 1.2, so a cut must also find a bridge.
 TOUCHING_ASPECT = 1.2
 DIGIT_ASPECT = 0.7
 CUT_INK = 0.2
 CUT_WINDOW = 0.25  # search ± this fraction of a digit's width around each even cut
+# Wider than this, a group is surely several digits (MNIST's widest single digit is
+# 1.75 × its height), fused so thickly that no thin bridge is left: it is cut at the
+# column of least ink near each even cut, however much ink that is.
+SURE_ASPECT = 1.8
+WIDER_THAN_OTHERS = 1.6
+# A digit broken at its hairlines (`_merge_hairline_breaks`).
+HALF_ASPECT = 0.5
+HAIRLINE_GAP = 0.12
 
 
 @dataclass(frozen=True)
@@ -233,23 +241,61 @@ def find_digits(components: list[Component], single: bool = False) -> list[Regio
                 best, best_gap = digit, gap
         if best is not None:
             best.extend(piece)
-    regions = sorted((Region.of(g) for g in digits), key=lambda r: (r.left + r.right) / 2)
+    digits.sort(key=lambda g: (Region.of(g).left + Region.of(g).right) / 2)
     whole = Region.of([c for g in digits for c in g])
-    if single or (len(regions) > 1 and whole.width < NUMBER_MIN_ASPECT * whole.height):
+    if single or (len(digits) > 1 and whole.width < NUMBER_MIN_ASPECT * whole.height):
         return [whole]
-    return regions
+    return [Region.of(g) for g in _merge_hairline_breaks(digits)]
 
 
-def split_touching(region: Region, mask: NDArray[np.bool_]) -> list[Region]:
+def _merge_hairline_breaks(digits: list[list[Component]]) -> list[list[Component]]:
+    """Join neighbours that are the two halves of one digit broken at thin hairlines.
+
+    A serif 0 drawn small loses its hairline top and bottom and falls apart into two
+    narrow arcs, which would read as "11". Two neighbours each narrower than
+    `HALF_ASPECT` × height, closer than `HAIRLINE_GAP` × height, and together no
+    wider than a digit (`NUMBER_MIN_ASPECT`), are one digit: the digits of a number
+    stand farther apart than a broken hairline.
+    """
+    merged = [digits[0]]
+    for group in digits[1:]:
+        a, b = Region.of(merged[-1]), Region.of(group)
+        height = max(a.height, b.height)
+        both = Region.of(merged[-1] + group)
+        if (
+            max(a.width, b.width) < HALF_ASPECT * height
+            and b.left - a.right <= HAIRLINE_GAP * height
+            and both.width <= NUMBER_MIN_ASPECT * both.height
+        ):
+            merged[-1] = merged[-1] + group
+        else:
+            merged.append(group)
+    return merged
+
+
+def typical_width(regions: list[Region]) -> float | None:
+    """The median width of the digits of a number that are clearly single (not wide)."""
+    narrow = [r.width for r in regions if r.width <= r.height]
+    return float(np.median(narrow)) if len(regions) > 1 and narrow else None
+
+
+def split_touching(
+    region: Region, mask: NDArray[np.bool_], typical: float | None = None
+) -> list[Region]:
     """Cut a group of touching digits apart (see `TOUCHING_ASPECT`); else [region].
 
     `mask` is the group's own ink inside its box (rows top..bottom, columns
-    left..right). The parts keep the group's labels; `preprocess` separates them by
-    their column ranges.
+    left..right). `typical` is the width of the number's other digits
+    (`typical_width`), if any: a group `WIDER_THAN_OTHERS` times as wide is surely
+    several digits, about width / typical of them. The parts keep the group's labels;
+    `preprocess` separates them by their column ranges.
     """
     if region.width <= TOUCHING_ASPECT * region.height:
         return [region]
     count = max(2, round(region.width / (DIGIT_ASPECT * region.height)))
+    sure = region.width > SURE_ASPECT * region.height  # no single digit is this wide
+    if typical is not None and region.width >= WIDER_THAN_OTHERS * typical:
+        count, sure = max(2, round(region.width / typical)), True
     columns = mask.sum(axis=0).astype(np.float64)
     step = region.width / count
     window = max(1, round(CUT_WINDOW * step))
@@ -260,7 +306,7 @@ def split_touching(region: Region, mask: NDArray[np.bool_]) -> list[Region]:
         if low >= high:
             continue
         best = low + int(np.argmin(columns[low:high]))
-        if columns[best] <= CUT_INK * columns.max():
+        if sure or columns[best] <= CUT_INK * columns.max():
             cuts.append(best)
     if not cuts:
         return [region]

@@ -142,6 +142,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, required=True, help="MNIST *-ubyte.gz folder")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: temp)")
     parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--printed", type=int, default=N_PRINTED, help="printed-style digits")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="digitnet-bundled-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -151,8 +152,8 @@ def main() -> None:
     train_part, steps = stroke_variants(images[:-VALIDATION], rng)
     train_part, n_small = low_resolution(train_part, rng)
     print(f"low resolution: {n_small} training images shrunk to {LOW_RES} px and enlarged")
-    printed, printed_labels = stroke_digits.make(N_PRINTED, rng)
-    print(f"printed-style digits: {N_PRINTED} drawn from stroke definitions", flush=True)
+    printed, printed_labels = stroke_digits.make(args.printed, rng)
+    print(f"printed-style digits: {args.printed} drawn from stroke definitions", flush=True)
     # Printed digits go first, so the validation split stays MNIST's last 5,000.
     altered = np.concatenate([printed, train_part, images[-VALIDATION:]])
     counts = {int(k): int(v) for k, v in zip(*np.unique(steps, return_counts=True), strict=True)}
@@ -184,7 +185,7 @@ def main() -> None:
     metrics["test_accuracy"] = accuracy  # measured after training; chose nothing
     metrics["trained_on"] = (
         "MNIST train (55,000; 5/8 with strokes widened or narrowed by 0.5-1.5 px, 30% "
-        f"shrunk to 9-16 px and enlarged back) + {N_PRINTED:,} printed-style digits drawn "
+        f"shrunk to 9-16 px and enlarged back) + {args.printed:,} printed-style digits drawn "
         "from stroke definitions (scripts/stroke_digits.py, no font files) "
         "+ affine augmentation; best epoch by validation (last 5,000, unaltered); "
         "built by scripts/build_bundled_model.py"
