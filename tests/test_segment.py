@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
-from digitnet.segment import Component, find_digits, label, split_touching
+from digitnet.segment import Component, Region, find_digits, label, split_touching, typical_width
 
 
 def same_partition(ours: np.ndarray, theirs: np.ndarray) -> bool:
@@ -124,3 +124,26 @@ def test_a_wide_digit_without_a_valley_is_not_cut():
     _, components = label(mask)
     (region,) = find_digits(components)
     assert split_touching(region, mask) == [region]
+
+
+def test_a_zero_broken_at_its_hairlines_is_one_digit():
+    # Two narrow arcs 2 px apart (a small serif 0), then a 7 farther right.
+    comps = [box(1, 0, 40, 0, 9), box(2, 0, 40, 11, 20), box(3, 0, 40, 40, 64)]
+    regions = find_digits(comps)
+    assert [r.labels for r in regions] == [(1, 2), (3,)]
+
+
+def test_two_ones_stay_two():
+    comps = [box(1, 0, 40, 0, 8), box(2, 0, 40, 22, 30), box(3, 0, 40, 44, 68)]
+    assert len(find_digits(comps)) == 3
+
+
+def test_a_pair_twice_as_wide_as_the_other_digits_is_cut():
+    mask = np.ones((20, 30), dtype=bool)  # two fused digits: no bridge, no valley
+    region = Region((1,), 0, 20, 0, 30)
+    assert split_touching(region, mask) == [region]  # aspect 1.5: could be one digit
+    parts = split_touching(region, mask, typical=14.0)  # the number's digits are 14 wide
+    assert len(parts) == 2
+    assert parts[0].right == parts[1].left
+    assert typical_width([region, Region((2,), 0, 20, 40, 54), Region((3,), 0, 20, 60, 74)]) == 14
+    assert typical_width([region]) is None
