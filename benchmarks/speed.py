@@ -355,6 +355,9 @@ def main() -> None:
     parser.add_argument("--no-processes", action="store_true", help="skip predict and memory")
     args = parser.parse_args()
 
+    # digitnet's training step runs on scipy's BLAS (digitnet/blas.py), which it imports
+    # lazily: load it now so that the thread limit below reaches its pool too.
+    import scipy.linalg.blas  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     logging.getLogger("digitnet").addHandler(logging.NullHandler())  # the MD5 note is expected

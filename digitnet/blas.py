@@ -1,28 +1,28 @@
-"""Matrix products and vector updates written straight into existing arrays, through BLAS.
+"""BLAS on one thread: in-place updates y ← y + a x and x ← a x, and products C ← α A B + β C.
 
-The training step calls these instead of numpy's ``@`` and ufuncs, for two reasons
-measured with benchmarks/speed.py (issue 4):
+The optimiser's update and the L2 term of the gradient touch arrays the size of θ
+(800 × 784 floats for a 784-800-10 network) several times per step. numpy's
+in-place ufuncs need a temporary for y += a x (a product, then a sum: two passes
+and a fresh array); BLAS ``axpy`` does it in one pass without one.
 
-* One thread pool. numpy and scipy wheels each bundle their own OpenBLAS, each with
-  its own worker threads, and a worker spins for a while after its work is done. A
-  step that alternates between the two (numpy's ``@`` for the products, scipy's
-  ``saxpy`` for the update) leaves one pool spinning while the other computes, and
-  on two cores that made a 784-800-10 epoch several times slower. So the whole
-  step goes through scipy's BLAS; numpy's ``@`` stays for everything outside it
-  (prediction, scoring), which need not import scipy at all.
-* Threads and passes over memory. For a 784-800-10 network the update touches
-  arrays of 800 × 784 floats several times per step; numpy's in-place ufuncs run
-  on one core, BLAS's ``axpy``/``scal`` on all of them, and ``gemm``'s α folds a
-  scale into the product instead of a separate pass.
+These run on scipy's OpenBLAS, pinned to **one** thread, and the matrix products
+stay on numpy's ``@``. Measured on the 2-core machine of benchmarks/speed.py
+(issue 4): a multi-threaded ``axpy`` on θ-sized arrays was several times slower
+than a single-threaded one (each call wakes and waits for a worker for very little
+work), and running the products on scipy's BLAS too, with its own thread pool,
+was slower than numpy's ``@``: the two libraries' workers spin for a while after
+each call and take the cores from one another. With scipy's BLAS on one thread it
+has no workers at all, so nothing competes with numpy's pool.
 
-BLAS is column-major and numpy arrays here are row-major (C order). A C-ordered
-(r, c) array is the column-major (c, r) array of its transpose, so ``C = A B`` is
-computed as Cᵀ = Bᵀ Aᵀ on transposed views, without copying anything.
+``gemm`` serves small products that numpy would split into many calls (augment.py);
+the training step's own products use numpy's ``@``. scipy is imported on first use
+(it takes ~0.3 s): prediction never needs it.
 """
 
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -33,11 +33,28 @@ Array: TypeAlias = NDArray[np.floating]
 
 @cache
 def _routine(name: str, dtype: np.dtype[Any]) -> Any:
-    # scipy.linalg is heavy to import (~0.3 s); only training needs it (DESIGN.md: predict
-    # must start fast), so it is imported on first use.
     from scipy.linalg import blas
 
+    _pin_scipy_blas_to_one_thread()
     return blas.get_blas_funcs(name, dtype=dtype)
+
+
+def _pin_scipy_blas_to_one_thread() -> None:
+    """Set the BLAS that scipy bundles (not numpy's) to one thread, for this process.
+
+    When scipy uses the same BLAS as numpy (some system or conda builds), nothing is
+    changed: limiting it would slow numpy's products down.
+    """
+    import scipy
+    from threadpoolctl import ThreadpoolController
+
+    scipy_dir = Path(scipy.__file__).resolve().parent
+    for lib in ThreadpoolController().lib_controllers:
+        folder = Path(lib.filepath).resolve().parent
+        if lib.user_api == "blas" and (
+            folder.name.startswith("scipy") or scipy_dir in (folder, *folder.parents)
+        ):
+            lib.set_num_threads(1)
 
 
 def _column_major(x: Array) -> tuple[Array, bool]:
@@ -85,7 +102,7 @@ def axpy(y: Array, x: Array, a: float) -> Array:
         raise ValueError("axpy works on C-contiguous arrays only")
     flat = y.reshape(-1)
     result = _routine("axpy", y.dtype)(x.reshape(-1), flat, a=a)
-    if result is not flat:
+    if result is not flat:  # f2py had to copy (another dtype): put the result in place
         flat[...] = result
     return y
 

@@ -31,7 +31,6 @@ from digitnet.activations import ACTIVATIONS, log_softmax, sigmoid, softmax, sof
 
 Array: TypeAlias = NDArray[np.floating]
 Labels: TypeAlias = NDArray[np.integer]
-Product: TypeAlias = Callable[[Array, Array, Array], Array]  # (out, a, b): out ← a @ b
 AddScaled: TypeAlias = Callable[[Array, Array, float], Array]  # (y, x, c): y ← y + c x
 
 N_INPUTS = 784  # a^(1): 28 × 28 pixels
@@ -113,10 +112,10 @@ class Workspace:
 
     Training runs forward and backprop thousands of times per epoch with the same
     shapes. Writing every result into these arrays (``out=`` products, in-place
-    ufuncs) instead of fresh ones keeps a step close to the time of its five matrix
-    products (benchmarks/speed.py), and with a workspace every product goes through
-    one BLAS (digitnet/blas.py). The ``Cache`` and gradients returned are views into
-    the workspace: the next call with the same workspace overwrites them.
+    ufuncs, BLAS ``axpy`` for the L2 term: digitnet/blas.py) instead of fresh ones
+    keeps a step close to the time of its five matrix products (benchmarks/speed.py).
+    The ``Cache`` and gradients returned are views into the workspace: the next call
+    with the same workspace overwrites them.
     """
 
     Z2: Array  # (rows, H)   z^(2), then a^(2) = g(z^(2)) in place
@@ -165,17 +164,10 @@ class Workspace:
         )
 
 
-def _kernels(workspace: Workspace | None) -> tuple[Product, AddScaled]:
-    """(out ← a @ b, y ← y + c x): through BLAS when training with a workspace
-    (digitnet/blas.py: one thread pool for the whole step), else plain numpy (which
-    keeps prediction free of scipy's import time)."""
-    if workspace is not None:
-        return blas.gemm, blas.axpy
-    return _numpy_product, _numpy_add_scaled
-
-
-def _numpy_product(out: Array, a: Array, b: Array) -> Array:
-    return np.matmul(a, b, out=out)
+def _add_scaled(workspace: Workspace | None) -> AddScaled:
+    """y ← y + c x: one BLAS ``axpy`` pass when training with a workspace (digitnet/blas.py),
+    plain numpy otherwise (no scipy import outside training)."""
+    return blas.axpy if workspace is not None else _numpy_add_scaled
 
 
 def _numpy_add_scaled(y: Array, x: Array, c: float) -> Array:
@@ -205,15 +197,14 @@ def forward(
     ``workspace`` (training): write into its arrays instead of fresh ones.
     """
     g, _ = ACTIVATIONS[activation]
-    product, _ = _kernels(workspace)
     ws = _own_workspace(workspace, A1.shape[0], params, A1)
-    Z2 = product(ws.Z2, A1, params.W1.T)  # (m, H)   (B1) z^(2) = θ^(1) a^(1)
+    Z2 = np.matmul(A1, params.W1.T, out=ws.Z2)  # (m, H)   (B1) z^(2) = θ^(1) a^(1)
     Z2 += params.b1
     A2 = g(Z2, out=Z2)  # (m, H)   (B2) a^(2) = g(z^(2)), in place: z^(2) is not needed again
     A2_seen = A2  # (m, H)   ã^(2) = a^(2) ⊙ r/(1−p) with dropout
     if dropout_mask is not None:
         A2_seen = np.multiply(A2, dropout_mask, out=ws.A2_dropped)
-    Z3 = product(ws.Z3, A2_seen, params.W2.T)  # (m, 10)  (B3) z^(3) = θ^(2) a^(2)
+    Z3 = np.matmul(A2_seen, params.W2.T, out=ws.Z3)  # (m, 10)  (B3) z^(3) = θ^(2) a^(2)
     Z3 += params.b2
     h = softmax if output == "softmax" else sigmoid
     A3 = h(Z3, out=ws.A3)  # (m, 10)  (B4) a^(3) = h_θ(x)
@@ -302,7 +293,7 @@ def backprop(
     its arrays; the gradients returned are then ``workspace.grads``.
     """
     _, g_prime_times = ACTIVATIONS[activation]
-    product, add_scaled = _kernels(workspace)
+    add_scaled = _add_scaled(workspace)
     m = cache.A1.shape[0]
     n = m if n_train is None else n_train
     ws = _own_workspace(workspace, m, params, cache.A1)
@@ -312,15 +303,15 @@ def backprop(
     # With dropout, layer 3 saw ã^(2) = a^(2) ⊙ r/(1−p): it takes a^(2)'s place in (B8),
     # and ∂ã^(2)/∂z^(2) = r/(1−p) ⊙ g′(z^(2)) adds the mask to (B7).
     A2_seen = cache.A2 if cache.A2_dropped is None else cache.A2_dropped
-    product(grads.W2, delta3.T, A2_seen)  # (10, H)  (B8) (1/m) Σ_i δ^(3) (a^(2))ᵀ
+    np.matmul(delta3.T, A2_seen, out=grads.W2)  # (10, H)  (B8) (1/m) Σ_i δ^(3) (a^(2))ᵀ
     if l2:
         add_scaled(grads.W2, params.W2, l2 / n)  # (10, H)  (B8) + (λ/n) θ^(2)
     np.sum(delta3, axis=0, out=grads.b2)  # (10,)    (B8) bias: a^(2)_0 = 1, no λ
-    delta2 = product(ws.delta2, delta3, params.W2)  # (m, H) (B7) (θ^(2))ᵀ δ^(3), no bias row
+    delta2 = np.matmul(delta3, params.W2, out=ws.delta2)  # (m, H) (B7) (θ^(2))ᵀ δ^(3), no bias row
     if cache.mask is not None:
         delta2 *= cache.mask  # (B7) with dropout: ⊙ r/(1−p)
     g_prime_times(cache.A2, delta2, ws.scratch)  # (m, H)   (B7) ⊙ g′(z^(2))
-    product(grads.W1, delta2.T, cache.A1)  # (H, 784) (B8) (1/m) Σ_i δ^(2) (a^(1))ᵀ
+    np.matmul(delta2.T, cache.A1, out=grads.W1)  # (H, 784) (B8) (1/m) Σ_i δ^(2) (a^(1))ᵀ
     if l2:
         add_scaled(grads.W1, params.W1, l2 / n)  # (H, 784) (B8) + (λ/n) θ^(1)
     np.sum(delta2, axis=0, out=grads.b1)  # (H,)     (B8) bias, no λ

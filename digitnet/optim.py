@@ -46,8 +46,7 @@ class Momentum:
         self.velocity = {name: np.zeros_like(a) for name, a in params.arrays().items()}
 
     def step(self, params: Params, grads: Params, learning_rate: float) -> None:
-        # In place through BLAS (digitnet/blas.py): no temporaries, both cores, and the
-        # same thread pool as the products of the step (benchmarks/speed.py).
+        # In place through BLAS (digitnet/blas.py): one pass per line, no temporaries.
         for name, theta in params.arrays().items():
             v = self.velocity[name]
             blas.scal(v, self.momentum)  # v ← μ v

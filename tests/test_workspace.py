@@ -67,6 +67,32 @@ def test_axpy_and_scal_work_in_place(dtype):
     np.testing.assert_allclose(y, expected, rtol=1e-6)
 
 
+def test_axpy_refuses_an_array_it_cannot_update_in_place():
+    y = np.zeros((4, 3), dtype=np.float32).T  # Fortran-ordered
+    with pytest.raises(ValueError, match="C-contiguous"):
+        blas.axpy(y, np.ones((3, 4), np.float32), 1.0)
+
+
+def test_scipy_blas_runs_on_one_thread_and_numpys_is_untouched():
+    code = (
+        "import numpy as np\n"
+        "from threadpoolctl import threadpool_info\n"
+        "before = {i['filepath']: i['num_threads'] for i in threadpool_info()}\n"
+        "from digitnet import blas\n"
+        "blas.scal(np.ones(3, np.float32), 2.0)\n"
+        "for i in threadpool_info():\n"
+        "    if i['user_api'] == 'blas':\n"
+        "        print(i['filepath'] in before, i['num_threads'], before.get(i['filepath']))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    rows = [line.split() for line in out.stdout.splitlines()]
+    numpy_rows = [r for r in rows if r[0] == "True"]  # loaded with numpy, before scipy
+    scipy_rows = [r for r in rows if r[0] == "False"]
+    assert all(r[1] == r[2] for r in numpy_rows)  # numpy's products keep their threads
+    if scipy_rows:  # a wheel install: scipy brings its own OpenBLAS
+        assert all(r[1] == "1" for r in scipy_rows)
+
+
 def problem(activation, hidden=6, m=5, dtype=np.float64, seed=0):
     rng = np.random.default_rng(seed)
     params = network.init_params(hidden, activation, rng, dtype=dtype)
