@@ -12,7 +12,7 @@ Steps (each printed as it runs):
    mass) exactly as `digitnet predict` does. A third of the images stay unchanged.
    Independently, 30% of them are shrunk to a 9-16 px digit and enlarged back, as
    `predict` enlarges a digit drawn or photographed small. The result is written as
-   an MNIST-format data folder, after 12,000 printed-style digits drawn from stroke
+   an MNIST-format data folder, after 30,000 printed-style digits drawn from stroke
    definitions (scripts/stroke_digits.py: a 1 with flag and foot, a closed 4, bold and
    slanted strokes; no font file is read, so the rendered test fonts stay unseen).
 2. `digitnet train --config scripts/bundled_model.yaml --data-dir <that folder>`:
@@ -58,7 +58,7 @@ STEPS = (-2, -1, 0, 0, 0, 1, 2, 3)
 LOW_RES_FRACTION = 0.3
 LOW_RES = (9, 16)
 # Printed-style digits drawn from stroke definitions (scripts/stroke_digits.py).
-N_PRINTED = 12000
+N_PRINTED = 30000
 SEED = 0
 
 

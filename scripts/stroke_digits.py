@@ -34,7 +34,13 @@ def arc(
 
 
 def _zero(w: float, r: np.random.Generator) -> list[Stroke]:
-    return [arc(0.5 * w, 0.5, 0.5 * w, 0.5, 90, 450, 40)]
+    ring = arc(0.5 * w, 0.5, 0.5 * w, 0.5, 90, 450, 40)
+    style = r.random()
+    if style < 0.12:  # a dotted zero, as monospaced fonts draw it
+        return [ring, [(0.5 * w, 0.45), (0.5 * w, 0.55)]]
+    if style < 0.2:  # a slashed zero
+        return [ring, [(0.75 * w, 0.2), (0.25 * w, 0.8)]]
+    return [ring]
 
 
 def _one(w: float, r: np.random.Generator) -> list[Stroke]:
@@ -43,8 +49,9 @@ def _one(w: float, r: np.random.Generator) -> list[Stroke]:
     style = r.integers(3)
     if style >= 1:  # a flag
         strokes.append([(x, 0.0), (x - r.uniform(0.25, 0.45) * w, r.uniform(0.15, 0.3))])
-    if style == 2:  # and a foot
-        strokes.append([(x - 0.35 * w, 1.0), (x + 0.35 * w, 1.0)])
+    if style == 2:  # and a foot (a serif 1), up to most of the digit's height wide
+        half = r.uniform(0.2, 0.4)
+        strokes.append([(x - half, 1.0), (x + half, 1.0)])
     return strokes
 
 
@@ -99,10 +106,13 @@ def _eight(w: float, r: np.random.Generator) -> list[Stroke]:
 
 def _nine(w: float, r: np.random.Generator) -> list[Stroke]:
     loop = arc(0.48 * w, 0.3, 0.48 * w, 0.3, 0, 360, 40)
-    if r.random() < 0.5:
+    style = r.random()
+    if style < 0.35:
         tail = [(0.96 * w, 0.3), (r.uniform(0.6, 0.95) * w, 1.0)]
-    else:
+    elif style < 0.7:
         tail = arc(0.38 * w, 0.32, 0.58 * w, 0.68, 0, r.uniform(-120, -100))
+    else:  # a serif 9: the tail curls back to the left at the bottom
+        tail = [(0.96 * w, 0.3), *arc(0.5 * w, 0.55, 0.46 * w, 0.45, 0, r.uniform(-160, -130))]
     return [loop, tail]
 
 

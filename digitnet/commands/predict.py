@@ -143,6 +143,12 @@ def predict(
     from digitnet.errors import DigitnetError
     from digitnet.reading import UNCERTAIN_BELOW, read_image
 
+    if csv_file is not None and (csv_file.is_dir() or not csv_file.parent.is_dir()):
+        # Checked before reading anything, so a typo costs one line, not a whole run.
+        raise click.ClickException(
+            f"cannot write {csv_file}: its folder does not exist or it is a folder"
+            " — choose another CSV path"
+        )
     path, bundled = _choose_checkpoint(checkpoint_path)
     ckpt = checkpoint.load(path)
     if bundled:
@@ -178,7 +184,13 @@ def predict(
                 click.echo(f"Error: {error}", err=True)
             continue
         if save_preprocessed is not None:
-            _save_preprocessed(reading, save_preprocessed, used)
+            try:
+                _save_preprocessed(reading, save_preprocessed, used)
+            except OSError as exc:
+                raise click.ClickException(
+                    f"cannot write into {save_preprocessed} ({exc.strerror or exc})"
+                    " — choose another folder"
+                ) from None
         if as_json:
             click.echo(json.dumps(reading.to_dict()))
         else:
@@ -194,7 +206,12 @@ def predict(
             }
         )
     if csv_file is not None:
-        write_text(csv_file, _csv_text(rows))
+        try:
+            write_text(csv_file, _csv_text(rows))
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot write {csv_file} ({exc.strerror or exc}) — choose another CSV path"
+            ) from None
     if failed:
         sys.exit(1)
 

@@ -1,0 +1,119 @@
+"""The bundled model reads digits rendered like users' photos, scans and drawings.
+
+The images are rendered at test time from a seed (tests/render_digits.py: fonts that
+ship inside matplotlib, varied size, position, rotation, stroke, polarity, paper,
+lighting, noise, JPEG and transparency, canvases up to 1200×900) and read through
+the same path as `digitnet predict` (`reading.read_image`, automatic segmentation).
+The full-size sets (500 single digits, 100 numbers) are marked slow; smaller sets
+drawn from other seeds run by default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from render_digits import Sample, breakdown, make_set
+
+from digitnet import checkpoint
+from digitnet.datasets import read_idx
+from digitnet.errors import ImageError
+from digitnet.network import predict_proba
+from digitnet.reading import bundled_checkpoint, read_image
+from digitnet.train import to_inputs
+
+
+@pytest.fixture(scope="module")
+def bundled() -> checkpoint.Checkpoint:
+    return checkpoint.load(bundled_checkpoint())
+
+
+def read_all(samples: list[Sample], ckpt: checkpoint.Checkpoint) -> list[bool]:
+    correct = []
+    for sample in samples:
+        try:
+            number = read_image(sample.path, ckpt).number
+        except ImageError:
+            number = ""
+        correct.append(number == sample.label)
+    return correct
+
+
+def accuracy_with_report(samples: list[Sample], correct: list[bool]) -> float:
+    """The accuracy; the breakdown by condition is printed for `pytest -s` / failures."""
+    for condition, buckets in breakdown(samples, correct).items():
+        cells = ", ".join(f"{k} {r}/{t}" for k, (r, t) in sorted(buckets.items()))
+        print(f"{condition}: {cells}")
+    return float(np.mean(correct))
+
+
+def test_renderer_covers_the_conditions(tmp_path):
+    samples = make_set(tmp_path, 60, seed=3)
+    assert [s.label for s in samples[:10]] == [str(d) for d in range(10)]
+    conditions = breakdown(samples, [True] * len(samples))
+    assert len(conditions["font"]) >= 8
+    assert set(conditions["polarity"]) == {"dark-on-light", "light-on-dark"}
+    assert "transparent" in conditions["paper"]
+    assert any(k.startswith("jpeg") for k in conditions["format"])
+    sizes = []
+    for sample in samples:
+        with Image.open(sample.path) as image:
+            sizes.append(image.size)
+    assert max(w for w, _ in sizes) <= 1200
+    assert max(h for _, h in sizes) <= 900
+    assert make_set(tmp_path / "again", 3, seed=3)[2].conditions == samples[2].conditions
+
+
+def test_rendered_single_digits_small_set(tmp_path, bundled):
+    samples = make_set(tmp_path, 150, seed=1002)
+    assert accuracy_with_report(samples, read_all(samples, bundled)) >= 0.90
+
+
+def test_rendered_numbers_small_set(tmp_path, bundled):
+    samples = make_set(tmp_path, 30, seed=1003, digits=(3, 6))
+    assert accuracy_with_report(samples, read_all(samples, bundled)) >= 0.80
+
+
+@pytest.mark.slow
+def test_rendered_single_digits_500(tmp_path, bundled):
+    samples = make_set(tmp_path, 500, seed=1000)
+    assert accuracy_with_report(samples, read_all(samples, bundled)) >= 0.90
+
+
+@pytest.mark.slow
+def test_rendered_numbers_100(tmp_path, bundled):
+    samples = make_set(tmp_path, 100, seed=1001, digits=(3, 6))
+    assert accuracy_with_report(samples, read_all(samples, bundled)) >= 0.80
+
+
+def test_mnist_pngs_read_as_evaluate_reads_them(tmp_path, mnist_dir, bundled):
+    """MNIST test digits saved as PNG: predict (automatic segmentation) agrees with
+    the network on the raw arrays, as `evaluate` computes it."""
+    images = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[:500]
+    labels = read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz")[:500]
+    config = bundled.config
+    raw = predict_proba(bundled.params, to_inputs(images), config.activation, config.output)
+    expected = raw.argmax(axis=1)
+    read = []
+    for i, image in enumerate(images):
+        path = tmp_path / f"{i}.png"
+        Image.fromarray(image).save(path)
+        read.append(read_image(path, bundled).number)
+    agree = np.mean([r == str(e) for r, e in zip(read, expected, strict=True)])
+    assert agree >= 0.995  # measured on all 10,000: see README
+    assert (
+        np.mean([r == str(y) for r, y in zip(read, labels, strict=True)])
+        >= np.mean(expected == labels) - 0.005
+    )
+
+
+def test_bundled_model_is_small_float32_and_documented(bundled):
+    path = bundled_checkpoint()
+    assert path.stat().st_size < 500_000
+    assert bundled.params.W1.dtype == np.float32
+    assert bundled.params.hidden_size == 100
+    assert 0.95 < bundled.metrics["test_accuracy"] <= 1.0
+    assert "build_bundled_model.py" in bundled.metrics["trained_on"]
+    assert Path(path).parent.name == "assets"
