@@ -34,6 +34,10 @@ class DigitnetGroup(click.Group):
             raise click.ClickException(str(exc)) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
             raise
+        except BrokenPipeError:
+            # The reader of stdout went away (`digitnet predict … | head`): Click's main
+            # quiets the streams and exits 1, which is all this deserves.
+            raise
         except Exception as exc:
             if os.environ.get(DEBUG_ENV):
                 raise

@@ -190,3 +190,27 @@ def test_info_shows_training_settings(runner, trained):
     data = json.loads(result.stdout)
     assert data["architecture"] == "784-64-10"
     assert data["config"]["seed"] == 7
+
+
+def test_closed_stdout_pipe_is_quiet(tmp_path):
+    """`digitnet predict … | head` closes the pipe early: no 'unexpected error', no traceback."""
+    import subprocess
+    import sys
+
+    image = tmp_path / "seven.png"
+    canvas = np.zeros((28, 28), np.uint8)
+    canvas[6:9, 8:20] = 255
+    canvas[9:22, 16:19] = 255
+    Image.fromarray(canvas).save(image)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "digitnet", "predict", str(image), str(image), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,  # no checkpoints/ here: the bundled model answers
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # the reader is gone before the first write
+    _, stderr = process.communicate(timeout=60)
+    assert b"Traceback" not in stderr
+    assert b"unexpected" not in stderr
+    assert process.returncode == 1
