@@ -241,6 +241,10 @@ def train(
         from digitnet import resume
 
         resumed = resume.load(resume_from)
+        source = click.get_current_context().get_parameter_source("output")
+        if source is click.core.ParameterSource.DEFAULT:
+            # A resumed run goes on writing where it was writing, not to the default path.
+            output = resume.checkpoint_for(resume_from)
         config = config_module.apply(
             resumed.config, {k: v for k, v in flags.items() if v is not None}, "command line"
         )

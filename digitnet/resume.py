@@ -39,6 +39,17 @@ def resume_path(checkpoint_path: Path) -> Path:
     return checkpoint_path.with_name(checkpoint_path.stem + ".resume.npz")
 
 
+def checkpoint_for(path: Path) -> Path:
+    """The best checkpoint a resumable state belongs to: the inverse of ``resume_path``.
+
+    checkpoints/model.resume.npz -> checkpoints/model.npz; a checkpoint maps to itself.
+    """
+    suffix = ".resume.npz"
+    if path.name.endswith(suffix):
+        return path.with_name(path.name[: -len(suffix)] + ".npz")
+    return path
+
+
 @dataclass
 class Resumed:
     """What a saved run hands back to the runner."""

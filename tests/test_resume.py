@@ -4,6 +4,7 @@ uninterrupted one (same seed), including optimiser, schedule, augmentation and d
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,7 +112,10 @@ def test_cli_resume_continues_exactly(tmp_path, mnist_dir):
         main, ["train", "--config", str(conf), "--epochs", "2", "-o", str(b), *common]
     )
     assert out.exit_code == 0, out.output
-    out = runner.invoke(main, ["train", "--resume", str(b), "--epochs", "3", "-o", str(b), *common])
+    # No -o: a resumed run goes on writing beside the state it resumed (b.npz), not to
+    # the default checkpoints/model.npz.
+    state_file = tmp_path / "b.resume.npz"
+    out = runner.invoke(main, ["train", "--resume", str(state_file), "--epochs", "3", *common])
     assert out.exit_code == 0, out.output
     straight, continued = resume.load(a), resume.load(b)
     assert continued.state.epoch == straight.state.epoch == 3
@@ -122,7 +126,7 @@ def test_cli_resume_continues_exactly(tmp_path, mnist_dir):
     record = json.loads((tmp_path / "b.run.json").read_text())
     assert record["final"]["epochs_run"] == 3
     assert record["seed"] == 3
-    assert record["resumed_from"] == str(b)
+    assert record["resumed_from"] == str(state_file)
     assert "train-labels-idx1-ubyte.gz" in record["dataset"]["md5"]
 
 
@@ -132,3 +136,9 @@ def test_cli_resume_refuses_other_settings(tmp_path):
     )
     assert out.exit_code == 2
     assert "only --epochs and --data-dir" in out.output
+
+
+def test_checkpoint_for_inverts_resume_path():
+    best = Path("runs/model.npz")
+    assert resume.checkpoint_for(resume.resume_path(best)) == best
+    assert resume.checkpoint_for(best) == best
