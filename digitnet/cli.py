@@ -248,12 +248,18 @@ def train(
         config = config_module.apply(
             resumed.config, {k: v for k, v in flags.items() if v is not None}, "command line"
         )
-        click.echo(f"resuming {resume_from} after epoch {resumed.state.epoch}", err=True)
-    click.echo(
-        f"training 784-{config.hidden_size}-10 ({config.activation}, {config.output}) for"
-        f" {config.epochs} epochs on {config.dataset}; seed {config.seed}",
-        err=True,
-    )
+
+    def on_start(data: Any) -> None:
+        # Said only once the data is in hand, so a failed download stays a one-line error.
+        if resumed is not None:
+            click.echo(f"resuming {resume_from} after epoch {resumed.state.epoch}", err=True)
+        click.echo(
+            f"training 784-{config.hidden_size}-10 ({config.activation}, {config.output}) for"
+            f" {config.epochs} epochs on {config.dataset} ({len(data.X_train):,} training,"
+            f" {len(data.X_val):,} validation images); seed {config.seed}",
+            err=True,
+        )
+
     bar: tqdm[Any] | None = None
 
     def on_batch(epoch: int, done: int, total: int, cost: float, accuracy: float) -> None:
@@ -299,6 +305,7 @@ def train(
             progress=not quiet,
             on_batch=on_batch,
             on_epoch=on_epoch,
+            on_start=on_start,
         )
     except KeyboardInterrupt:
         raise _interrupted_training(output, started, resume_from) from None

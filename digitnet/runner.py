@@ -28,7 +28,14 @@ from numpy.typing import NDArray
 from digitnet import checkpoint, datasets, resume, runrecord
 from digitnet.atomic import write_text
 from digitnet.config import Config
-from digitnet.train import BatchHook, EpochRecord, TrainState, split_validation, train
+from digitnet.train import (
+    BatchHook,
+    EpochRecord,
+    TrainingData,
+    TrainState,
+    split_validation,
+    train,
+)
 
 EpochHook = Callable[[EpochRecord, bool], None]  # (record, is it the best so far)
 T = TypeVar("T")
@@ -82,14 +89,18 @@ def run(
     progress: bool = True,
     on_batch: BatchHook | None = None,
     on_epoch: EpochHook | None = None,
+    on_start: Callable[[TrainingData], None] | None = None,
 ) -> RunResult:
     """Train, keeping the best checkpoint at ``output`` and, beside it, the history,
     the resumable state (model.resume.npz, after every epoch) and the run record.
 
     ``resumed`` (from ``resume.load``) continues a saved run where it stopped.
+    ``on_start`` is called once the data is in hand, just before the first epoch.
     """
     images, labels = load_training_data(config, Path(config.data_dir), mirrors, progress)
     data = split_validation(images, labels, config.validation_size)
+    if on_start is not None:
+        on_start(data)
     if resumed is None:
         state = TrainState.start(config)
         result = RunResult(best=None)

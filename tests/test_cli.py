@@ -214,3 +214,16 @@ def test_closed_stdout_pipe_is_quiet(tmp_path):
     assert b"Traceback" not in stderr
     assert b"unexpected" not in stderr
     assert process.returncode == 1
+
+
+def test_failed_download_in_train_is_one_line(runner, tmp_path):
+    """train on an empty data folder with a mirror that cannot answer: just the error line."""
+    result = runner.invoke(
+        main,
+        [
+            "train", "--data-dir", str(tmp_path / "empty"), "--mirror", "http://127.0.0.1:9/",
+            "--quiet", "--output", str(tmp_path / "m.npz"),
+        ],
+    )  # fmt: skip
+    assert_one_line_error(result)
+    assert "could not download" in result.stderr
