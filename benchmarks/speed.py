@@ -7,7 +7,8 @@ Run from the project root:
 Everything is measured side by side in this one process, in turn, so that the
 ratios stay meaningful on a noisy shared machine: each contender first runs one
 warm-up epoch, then every contender runs one epoch per round for ``--repeats``
-rounds and the median is reported.
+rounds. Seconds are medians over the rounds; a ratio is the median over the rounds
+of the two contenders' times in the same round.
 
 * floor: only the matrix products one epoch needs, with the same shapes as
   training, timed with numpy into preallocated outputs: forward z^(2) = a^(1) W1ᵀ
@@ -54,7 +55,7 @@ from numpy.typing import NDArray
 from digitnet import datasets
 from digitnet.config import Config
 from digitnet.network import N_CLASSES, N_INPUTS
-from digitnet.train import TrainingData, score, to_inputs, train
+from digitnet.train import TrainingData, score, split_validation, to_inputs, train
 
 HIDDEN_SIZES = (100, 800)
 BATCH_SIZES = (32, 128, 512)
@@ -278,24 +279,34 @@ def write_test_png(images: NDArray[np.uint8], path: Path) -> None:
 @dataclass
 class Row:
     task: str
-    seconds: dict[str, float] = field(default_factory=dict)  # contender -> median seconds
+    times: dict[str, list[float]] = field(default_factory=dict)  # contender -> seconds per round
+
+    @property
+    def seconds(self) -> dict[str, float]:
+        return {name: statistics.median(t) for name, t in self.times.items()}
 
 
-def measure_round_robin(contenders: dict[str, Epoch], repeats: int) -> dict[str, float]:
-    """One warm-up call each, then ``repeats`` rounds of one call each; medians."""
+def measure_round_robin(contenders: dict[str, Epoch], repeats: int) -> dict[str, list[float]]:
+    """One warm-up call each, then ``repeats`` rounds of one call each, in turn."""
     for run in contenders.values():
         run()
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(repeats):
         for name, run in contenders.items():
             times[name].append(run())
-    return {name: statistics.median(t) for name, t in times.items()}
+    return times
 
 
 def ratio(row: Row, other: str) -> str:
-    if "digitnet" not in row.seconds or other not in row.seconds:
+    """digitnet ÷ other: the median over rounds of the two times measured in the same round.
+
+    Pairing by round keeps a burst of load from other processes (this machine is shared)
+    on both sides of a ratio instead of on one median only.
+    """
+    if "digitnet" not in row.times or other not in row.times:
         return "—"
-    return f"{row.seconds['digitnet'] / row.seconds[other]:.2f}"
+    pairs = zip(row.times["digitnet"], row.times[other], strict=True)
+    return f"{statistics.median(mine / theirs for mine, theirs in pairs):.2f}"
 
 
 def format_table(rows: list[Row], names: list[str]) -> str:
@@ -389,9 +400,9 @@ def main() -> None:
             test_images, test_labels = datasets.load_split("mnist", args.data_dir, "test")
             png = Path(tmp) / "one.png"
             write_test_png(test_images, png)
-            predict = statistics.median(predict_wall_times(checkpoint, png, runs=5))
+            predict_times = predict_wall_times(checkpoint, png, runs=5)
         row = Row("digitnet predict one.png (process)")
-        row.seconds["digitnet"] = predict
+        row.times["digitnet"] = predict_times
         process_rows.append(row)
         default = Config()
         extra.append(
@@ -411,7 +422,7 @@ def main() -> None:
     images, labels = datasets.load_split("mnist", args.data_dir, "train")
     if test_images is None or test_labels is None:
         test_images, test_labels = datasets.load_split("mnist", args.data_dir, "test")
-    data = TrainingData(to_inputs(images), labels, to_inputs(images[:0]), labels[:0])
+    data = split_validation(images, labels, validation_size=0)  # as `digitnet train` does
     X_test = to_inputs(test_images)
     n = len(data.X_train)
 
@@ -428,14 +439,14 @@ def main() -> None:
             if use_sklearn:
                 contenders["scikit-learn"] = sklearn_epoch(data, hidden, batch)
             row = Row(f"train epoch 784-{hidden}-10, batch {batch}")
-            row.seconds = measure_round_robin(contenders, args.repeats)
+            row.times = measure_round_robin(contenders, args.repeats)
             rows.append(row)
             print(format_table([row], names).splitlines()[-1], file=sys.stderr, flush=True)
     for hidden in args.hidden:
         contenders = inference_contenders(data, X_test, test_labels, hidden)
         contenders = {k: v for k, v in contenders.items() if k in names}
         row = Row(f"evaluate 10k test, 784-{hidden}-10")
-        row.seconds = measure_round_robin(contenders, max(args.repeats, 5))
+        row.times = measure_round_robin(contenders, max(args.repeats, 5))
         rows.append(row)
     rows += process_rows
 
@@ -444,7 +455,8 @@ def main() -> None:
     for line in extra:
         print(line)
     print(
-        f"medians of {args.repeats} epochs after one warm-up epoch each, contenders in turn;"
+        f"seconds: medians of {args.repeats} epochs after one warm-up epoch each, contenders in"
+        f" turn; ratios: medians of the per-round ratios;"
         f" {n:,} training images per epoch"
     )
     for line in machine_info(args.threads):

@@ -44,6 +44,10 @@ class TrainingData:
     y_train: NDArray[np.uint8]  # (n,)
     X_val: NDArray[np.float32]  # (v, 784)
     y_val: NDArray[np.uint8]  # (v,)
+    # The training images again as uint8 pixels (n, 784), when known (split_validation):
+    # the loop then gathers each mini-batch from these, a quarter of the bytes of X_train,
+    # and scales it exactly as to_inputs does, so a^(1) is the same to the last bit.
+    pixels_train: NDArray[np.uint8] | None = None
 
 
 def to_inputs(images: NDArray[np.uint8]) -> NDArray[np.float32]:
@@ -62,8 +66,13 @@ def split_validation(
     """
     n_train = len(images) - validation_size
     X = to_inputs(images)
+    pixels = images.reshape(len(images), N_INPUTS)
     return TrainingData(
-        X_train=X[:n_train], y_train=labels[:n_train], X_val=X[n_train:], y_val=labels[n_train:]
+        X_train=X[:n_train],
+        y_train=labels[:n_train],
+        X_val=X[n_train:],
+        y_val=labels[n_train:],
+        pixels_train=pixels[:n_train],
     )
 
 
@@ -172,6 +181,7 @@ def train(
     # One preallocated buffer for the gathered mini-batch: no large fresh allocation per step.
     X_batch = np.empty((batch_size, N_INPUTS), dtype=np.float32)
     y_batch = np.empty(batch_size, dtype=data.y_train.dtype)
+    pixel_batch = np.empty((batch_size, N_INPUTS), dtype=np.uint8)
     # Every array of a step (activations, errors, gradients), reused: network.Workspace.
     workspace = Workspace.allocate(batch_size, params.hidden_size, params.W1.dtype)
 
@@ -184,7 +194,11 @@ def train(
             rows = order[start : start + batch_size]
             m = len(rows)
             A1, y = X_batch[:m], y_batch[:m]
-            np.take(data.X_train, rows, axis=0, out=A1)
+            if data.pixels_train is not None:  # a^(1) = pixel / 255, as to_inputs computes it
+                np.take(data.pixels_train, rows, axis=0, out=pixel_batch[:m])
+                np.multiply(pixel_batch[:m], PIXEL_SCALE, out=A1)
+            else:
+                np.take(data.X_train, rows, axis=0, out=A1)
             np.take(data.y_train, rows, out=y)
             if distortion.enabled:
                 A1 = distort(A1, rng, distortion)

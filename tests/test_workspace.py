@@ -182,3 +182,22 @@ def test_network_import_does_not_load_scipy():
     code = "import sys, digitnet.network, digitnet.optim; print('scipy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_gathering_uint8_pixels_trains_exactly_like_float_inputs():
+    from dataclasses import replace
+
+    from digitnet.config import Config
+    from digitnet.train import split_validation, train
+
+    rng = np.random.default_rng(5)
+    images = rng.integers(0, 256, (300, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, 300).astype(np.uint8)
+    data = split_validation(images, labels, validation_size=50)
+    assert data.pixels_train is not None
+    np.testing.assert_array_equal(data.pixels_train * np.float32(1 / 255), data.X_train)
+    config = Config(hidden_size=7, batch_size=32, epochs=2, validation_size=50, seed=3)
+    with_pixels = [p.copy() for _, p in train(config, data)][-1]
+    without = [p.copy() for _, p in train(config, replace(data, pixels_train=None))][-1]
+    for name, value in with_pixels.arrays().items():
+        np.testing.assert_array_equal(value, getattr(without, name))
