@@ -20,6 +20,9 @@ of the two contenders' times in the same round.
 * PyTorch (when importable): the same network (sigmoid hidden layer, softmax
   cross-entropy), SGD with the same momentum, learning rate and L2 (weight decay
   λ/n on the weights only), data preloaded as tensors, same number of threads.
+  Like digitnet's loop, which reports each mini-batch's cost and accuracy to its
+  progress bar, it reads each batch's cost (``loss.item()``, checked finite) and
+  counts the batch's correct predictions.
 * scikit-learn (when importable): MLPClassifier(solver="sgd"), same momentum
   (classical), learning rate, batch size and L2 (its alpha is per batch:
   alpha = λ m / n), float32 inputs, one ``partial_fit`` per epoch.
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import platform
 import resource
@@ -127,10 +131,18 @@ def torch_epoch(data: TrainingData, hidden: int, batch: int) -> Epoch:
         order = torch.randperm(n)
         for start in range(0, n, batch):
             rows = order[start : start + batch]
+            labels = y[rows]
             optimiser.zero_grad(set_to_none=True)
-            loss = functional.cross_entropy(model(X[rows]), y[rows])
+            logits = model(X[rows])
+            loss = functional.cross_entropy(logits, labels)
             loss.backward()
             optimiser.step()
+            # The batch's cost (checked finite) and accuracy as numbers, as digitnet's loop
+            # computes them for its progress bar: the same work on both sides.
+            batch_cost = loss.item()
+            if not math.isfinite(batch_cost):
+                raise RuntimeError(f"PyTorch's cost became {batch_cost}")
+            int((logits.argmax(dim=1) == labels).sum())
         return time.perf_counter() - started
 
     return epoch

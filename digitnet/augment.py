@@ -93,10 +93,10 @@ def gaussian_matrix(sigma: float, side: int = SIDE) -> NDArray[np.float32]:
 def smooth(u: NDArray[np.float32], G: NDArray[np.float32]) -> NDArray[np.float32]:
     """G u Gᵀ for every (28, 28) slice of u: Gaussian smoothing along both image axes.
 
-    Two single matrix products over the whole batch, through the same BLAS as the
-    training step (digitnet/blas.py). numpy's ``G @ u @ G.T`` would make one call per
-    slice into numpy's own OpenBLAS, whose thread pool then competes with the
-    training step's; on a busy 2-core machine that doubled the epoch time.
+    Two single matrix products over the whole batch, where numpy's ``G @ u @ G.T``
+    would make one small call per slice. They run on scipy's BLAS pinned to one thread
+    (digitnet/blas.gemm), which has no worker threads of its own, so nothing competes
+    with numpy's thread pool, which runs the training step's products.
     """
     from digitnet import blas
 

@@ -20,7 +20,7 @@ n = m, which is exactly the table in DESIGN.md.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -35,6 +35,7 @@ AddScaled: TypeAlias = Callable[[Array, Array, float], Array]  # (y, x, c): y �
 
 N_INPUTS = 784  # a^(1): 28 × 28 pixels
 N_CLASSES = 10  # a^(3): one unit per digit
+PARAM_NAMES = ("W1", "b1", "W2", "b2")  # Params' fields, in order (checked by a test)
 OUTPUTS = ("softmax", "sigmoid")
 
 
@@ -52,13 +53,45 @@ class Params:
         return int(self.W1.shape[0])
 
     def arrays(self) -> dict[str, Array]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: getattr(self, name) for name in PARAM_NAMES}
 
     def copy(self) -> Params:
         return Params(**{name: a.copy() for name, a in self.arrays().items()})
 
     def astype(self, dtype: type[np.floating] | np.dtype[np.floating]) -> Params:
         return Params(**{name: a.astype(dtype) for name, a in self.arrays().items()})
+
+    def pack(self) -> Params:
+        """Move the blocks, values unchanged, into one 1-D array, each block a view of it
+        in field order (``flat``), so an update over all of θ is one BLAS call instead of
+        one per block (optim.py). Returns self; blocks of mixed dtypes stay as they are."""
+        blocks = self.arrays()
+        dtypes = {a.dtype for a in blocks.values()}
+        if self.flat() is not None or len(dtypes) != 1:
+            return self
+        buffer = np.empty(sum(a.size for a in blocks.values()), dtype=dtypes.pop())
+        start = 0
+        for name, a in blocks.items():
+            view = buffer[start : start + a.size].reshape(a.shape)
+            view[...] = a
+            setattr(self, name, view)
+            start += a.size
+        return self
+
+    def flat(self) -> Array | None:
+        """All of θ as one 1-D array when ``pack`` laid the blocks out in it, else None."""
+        buffer = self.W1.base
+        if buffer is None or buffer.ndim != 1 or not buffer.flags.c_contiguous:
+            return None
+        address = buffer.__array_interface__["data"][0]
+        for a in self.arrays().values():
+            if a.base is not buffer or not a.flags.c_contiguous:
+                return None
+            if a.__array_interface__["data"][0] != address:
+                return None
+            address += a.nbytes
+        end = buffer.__array_interface__["data"][0] + buffer.nbytes
+        return buffer if address == end else None
 
 
 @dataclass
@@ -69,6 +102,9 @@ class Cache:
     A2: Array  # (m, H)    a^(2) = g(z^(2))
     A3: Array  # (m, 10)   a^(3) = h_θ(x)
     Z3: Array  # (m, 10)   z^(3), kept for a stable cost
+    # Softmax only: log Σ_k e^(z_k) per row, the softmax's own normaliser, so the cost
+    # −log a_y = log Σ_k e^(z_k) − z_y needs no second pass over z^(3) (data_cost).
+    log_normaliser: Array | None = None  # (m,)
     # Dropout (training only): the mask r/(1 − p) and ã^(2) = a^(2) ⊙ r/(1 − p), the
     # hidden activations layer 3 actually saw. Both None without dropout.
     mask: Array | None = None  # (m, H)
@@ -122,8 +158,10 @@ class Workspace:
     A2_dropped: Array  # (rows, H)   ã^(2) = a^(2) ⊙ r/(1 − p), with dropout only
     Z3: Array  # (rows, 10)  z^(3)
     A3: Array  # (rows, 10)  a^(3)
+    log_normaliser: Array  # (rows,) log Σ_k e^(z_k), softmax output only
     delta2: Array  # (rows, H)   δ^(2) / m
     scratch: Array  # (rows, H)   g′(z^(2))
+    ones: Array  # (rows,)     the bias unit a_0 = 1 of each example: Σ_i δ_i = δᵀ 1 (B8)
     grads: Params  # ∂J/∂θ, shaped like θ
 
     @classmethod
@@ -139,11 +177,13 @@ class Workspace:
             A2_dropped=empty(rows, H),
             Z3=empty(rows, N_CLASSES),
             A3=empty(rows, N_CLASSES),
+            log_normaliser=empty(rows),
             delta2=empty(rows, H),
             scratch=empty(rows, H),
+            ones=np.ones(rows, dtype=dtype),
             grads=Params(
                 W1=empty(H, N_INPUTS), b1=empty(H), W2=empty(N_CLASSES, H), b2=empty(N_CLASSES)
-            ),
+            ).pack(),  # one array, so the optimiser's update is one pass over it (optim.py)
         )
 
     def first(self, m: int) -> Workspace:
@@ -158,8 +198,10 @@ class Workspace:
             A2_dropped=self.A2_dropped[:m],
             Z3=self.Z3[:m],
             A3=self.A3[:m],
+            log_normaliser=self.log_normaliser[:m],
             delta2=self.delta2[:m],
             scratch=self.scratch[:m],
+            ones=self.ones[:m],
             grads=self.grads,
         )
 
@@ -206,11 +248,23 @@ def forward(
         A2_seen = np.multiply(A2, dropout_mask, out=ws.A2_dropped)
     Z3 = np.matmul(A2_seen, params.W2.T, out=ws.Z3)  # (m, 10)  (B3) z^(3) = θ^(2) a^(2)
     Z3 += params.b2
-    h = softmax if output == "softmax" else sigmoid
-    A3 = h(Z3, out=ws.A3)  # (m, 10)  (B4) a^(3) = h_θ(x)
+    log_normaliser = None  # (m,)     log Σ_k e^(z_k), the softmax's, kept for the cost
+    if output == "softmax":
+        log_normaliser = ws.log_normaliser
+        A3 = softmax(Z3, out=ws.A3, log_normaliser=log_normaliser)  # (m, 10) (B4) a^(3) = h_θ(x)
+    else:
+        A3 = sigmoid(Z3, out=ws.A3)  # (m, 10)  (B4) a^(3) = h_θ(x), sigmoid outputs
     if dropout_mask is None:
-        return Cache(A1=A1, A2=A2, A3=A3, Z3=Z3)
-    return Cache(A1=A1, A2=A2, A3=A3, Z3=Z3, mask=dropout_mask, A2_dropped=A2_seen)
+        return Cache(A1=A1, A2=A2, A3=A3, Z3=Z3, log_normaliser=log_normaliser)
+    return Cache(
+        A1=A1,
+        A2=A2,
+        A3=A3,
+        Z3=Z3,
+        log_normaliser=log_normaliser,
+        mask=dropout_mask,
+        A2_dropped=A2_seen,
+    )
 
 
 def predict_proba(params: Params, A1: Array, activation: str, output: str = "softmax") -> Array:
@@ -228,15 +282,19 @@ def l2_penalty(params: Params, l2: float, n: int) -> float:
     return float(l2 / (2 * n) * squares)
 
 
-def data_cost(Z3: Array, y: Labels, output: str) -> float:
+def data_cost(Z3: Array, y: Labels, output: str, log_normaliser: Array | None = None) -> float:
     """The data term of J(θ), averaged over the m rows, from the raw outputs z^(3).
 
     softmax: −(1/m) Σ_i log a^(3)_{i, y_i}, via log-softmax so there is never a log(0).
+    Given the forward pass's ``log_normaliser`` (log Σ_k e^(z_k) per row, Cache), that is
+    −log a_{i, y_i} = log Σ_k e^(z_ik) − z_{i, y_i}: no second pass over z^(3).
     sigmoid: −(1/m) Σ_i Σ_k [y_ik log a_ik + (1 − y_ik) log(1 − a_ik)], the seed's
     logistic cost, via log σ(z) = −softplus(−z) and log(1 − σ(z)) = −softplus(z).
     """
     m = Z3.shape[0]
     rows = np.arange(m)
+    if output == "softmax" and log_normaliser is not None:
+        return float(np.subtract(log_normaliser, Z3[rows, y]).sum() / m)
     if output == "softmax":
         return float(-log_softmax(Z3)[rows, y].sum() / m)
     # Σ_k softplus(z_k) counts every class as a negative; swap the true class's
@@ -306,7 +364,7 @@ def backprop(
     np.matmul(delta3.T, A2_seen, out=grads.W2)  # (10, H)  (B8) (1/m) Σ_i δ^(3) (a^(2))ᵀ
     if l2:
         add_scaled(grads.W2, params.W2, l2 / n)  # (10, H)  (B8) + (λ/n) θ^(2)
-    np.sum(delta3, axis=0, out=grads.b2)  # (10,)    (B8) bias: a^(2)_0 = 1, no λ
+    np.matmul(ws.ones, delta3, out=grads.b2)  # (10,)  (B8) bias: Σ_i δ^(3) · a^(2)_0, a_0 = 1, no λ
     delta2 = np.matmul(delta3, params.W2, out=ws.delta2)  # (m, H) (B7) (θ^(2))ᵀ δ^(3), no bias row
     if cache.mask is not None:
         delta2 *= cache.mask  # (B7) with dropout: ⊙ r/(1−p)
@@ -314,5 +372,5 @@ def backprop(
     np.matmul(delta2.T, cache.A1, out=grads.W1)  # (H, 784) (B8) (1/m) Σ_i δ^(2) (a^(1))ᵀ
     if l2:
         add_scaled(grads.W1, params.W1, l2 / n)  # (H, 784) (B8) + (λ/n) θ^(1)
-    np.sum(delta2, axis=0, out=grads.b1)  # (H,)     (B8) bias, no λ
+    np.matmul(ws.ones, delta2, out=grads.b1)  # (H,)   (B8) bias: Σ_i δ^(2) · a^(1)_0, no λ
     return grads

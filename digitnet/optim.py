@@ -43,15 +43,35 @@ class Momentum:
 
     def __init__(self, params: Params, momentum: float) -> None:
         self.momentum = momentum
-        self.velocity = {name: np.zeros_like(a) for name, a in params.arrays().items()}
+        zeros = Params(**{name: np.zeros_like(a) for name, a in params.arrays().items()})
+        self.velocity = zeros.pack().arrays()  # views of one array, like a packed θ
+        self._velocity_flat = zeros.flat()
+        # Params.flat checks the layout (a few µs); remember its answer for the same blocks.
+        self._flats: dict[str, tuple[tuple[Array, ...], Array | None]] = {}
 
     def step(self, params: Params, grads: Params, learning_rate: float) -> None:
-        # In place through BLAS (digitnet/blas.py): one pass per line, no temporaries.
-        for name, theta in params.arrays().items():
-            v = self.velocity[name]
-            blas.scal(v, self.momentum)  # v ← μ v
-            blas.axpy(v, getattr(grads, name), -learning_rate)  # v ← v − η ∂J/∂θ
-            blas.axpy(theta, v, 1.0)  # θ ← θ + v
+        # In place through BLAS (digitnet/blas.py): one pass per line, no temporaries. When θ,
+        # its gradient and v are each one array (Params.pack; train.py packs θ, and the
+        # Workspace its gradients), each line is one call over all of θ, else one per block.
+        theta, grad, v = self._flat("θ", params), self._flat("grad", grads), self._velocity_flat
+        if theta is not None and grad is not None and v is not None:
+            self._update(theta, grad, v, learning_rate)
+            return
+        for name, block in params.arrays().items():
+            self._update(block, getattr(grads, name), self.velocity[name], learning_rate)
+
+    def _update(self, theta: Array, grad: Array, v: Array, learning_rate: float) -> None:
+        blas.scal(v, self.momentum)  # v ← μ v
+        blas.axpy(v, grad, -learning_rate)  # v ← v − η ∂J/∂θ
+        blas.axpy(theta, v, 1.0)  # θ ← θ + v
+
+    def _flat(self, role: str, blocks: Params) -> Array | None:
+        """``blocks.flat()``, checked again only when a block is another array than last time."""
+        arrays = tuple(blocks.arrays().values())
+        seen = self._flats.get(role)
+        if seen is None or any(a is not b for a, b in zip(seen[0], arrays, strict=True)):
+            seen = self._flats[role] = (arrays, blocks.flat())
+        return seen[1]
 
     def state_arrays(self) -> dict[str, Array]:
         return {f"velocity_{name}": v for name, v in self.velocity.items()}
@@ -81,14 +101,11 @@ class Nesterov(Momentum):
 
     name = "nesterov"
 
-    def step(self, params: Params, grads: Params, learning_rate: float) -> None:
-        for name, theta in params.arrays().items():
-            v = self.velocity[name]
-            grad = getattr(grads, name)
-            blas.scal(v, self.momentum)  # v ← μ v
-            blas.axpy(v, grad, -learning_rate)  # v ← v − η ∂J/∂θ
-            blas.axpy(theta, v, self.momentum)  # θ ← θ + μ v
-            blas.axpy(theta, grad, -learning_rate)  # θ ← θ − η ∂J/∂θ
+    def _update(self, theta: Array, grad: Array, v: Array, learning_rate: float) -> None:
+        blas.scal(v, self.momentum)  # v ← μ v
+        blas.axpy(v, grad, -learning_rate)  # v ← v − η ∂J/∂θ
+        blas.axpy(theta, v, self.momentum)  # θ ← θ + μ v
+        blas.axpy(theta, grad, -learning_rate)  # θ ← θ − η ∂J/∂θ
 
 
 def make_optimizer(name: str, params: Params, momentum: float) -> Momentum:

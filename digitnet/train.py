@@ -102,7 +102,8 @@ def score(
     for start in range(0, len(X), EVAL_BATCH):
         stop = min(start + EVAL_BATCH, len(X))
         cache = forward(params, X[start:stop], config.activation, config.output)
-        total_cost += data_cost(cache.Z3, y[start:stop], config.output) * (stop - start)
+        batch_cost = data_cost(cache.Z3, y[start:stop], config.output, cache.log_normaliser)
+        total_cost += batch_cost * (stop - start)
         predicted[start:stop] = cache.Z3.argmax(axis=1)
     cost = total_cost / len(X) + l2_penalty(params, config.l2, n_train)
     return cost, float(np.mean(predicted == y)), predicted
@@ -169,6 +170,7 @@ def train(
             state.params = params
             state.optimizer = make_optimizer(config.optimizer, params, config.momentum)
     params, rng = state.params, state.rng
+    params.pack()  # θ in one array, values unchanged: one BLAS call per update line (optim.py)
     n = len(data.X_train)
     if n == 0:
         raise TrainingError(
@@ -194,12 +196,14 @@ def train(
             rows = order[start : start + batch_size]
             m = len(rows)
             A1, y = X_batch[:m], y_batch[:m]
+            # mode="clip": with out= and the default mode="raise", np.take gathers into a
+            # temporary first; rows is a permutation of range(n), so clipping changes nothing.
             if data.pixels_train is not None:  # a^(1) = pixel / 255, as to_inputs computes it
-                np.take(data.pixels_train, rows, axis=0, out=pixel_batch[:m])
+                np.take(data.pixels_train, rows, axis=0, out=pixel_batch[:m], mode="clip")
                 np.multiply(pixel_batch[:m], PIXEL_SCALE, out=A1)
             else:
-                np.take(data.X_train, rows, axis=0, out=A1)
-            np.take(data.y_train, rows, out=y)
+                np.take(data.X_train, rows, axis=0, out=A1, mode="clip")
+            np.take(data.y_train, rows, out=y, mode="clip")
             if distortion.enabled:
                 A1 = distort(A1, rng, distortion)
             mask = None
@@ -209,7 +213,7 @@ def train(
             cache = forward(
                 params, A1, config.activation, config.output, dropout_mask=mask, workspace=workspace
             )
-            batch_cost = data_cost(cache.Z3, y, config.output)
+            batch_cost = data_cost(cache.Z3, y, config.output, cache.log_normaliser)
             if not np.isfinite(batch_cost):
                 raise TrainingError(
                     f"the cost became {batch_cost} in epoch {epoch} — lower the learning rate"

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from digitnet import blas, network
+from digitnet.activations import softmax
 from digitnet.network import Params, Workspace
 from digitnet.optim import Momentum, Nesterov
 
@@ -162,14 +163,20 @@ def textbook_params(seed):
     return Params(**{k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()})
 
 
+@pytest.mark.parametrize("packed", [False, True])  # one BLAS call over all of θ, or per block
 @pytest.mark.parametrize("kind", ["momentum", "nesterov"])
-def test_optimiser_steps_follow_their_formulas(kind):
+def test_optimiser_steps_follow_their_formulas(kind, packed):
     params, mu, eta = textbook_params(0), 0.9, 0.05
+    if packed:
+        params.pack()
     optimiser = Momentum(params, mu) if kind == "momentum" else Nesterov(params, mu)
     theta = params.copy()
     v = {k: np.zeros_like(a) for k, a in theta.arrays().items()}
     for step in range(3):
         grads = textbook_params(10 + step)
+        if packed:
+            grads.pack()
+        assert (params.flat() is not None) == packed
         optimiser.step(params, grads, eta)
         for name, t in theta.arrays().items():
             g = getattr(grads, name)
@@ -201,3 +208,80 @@ def test_gathering_uint8_pixels_trains_exactly_like_float_inputs():
     without = [p.copy() for _, p in train(config, replace(data, pixels_train=None))][-1]
     for name, value in with_pixels.arrays().items():
         np.testing.assert_array_equal(value, getattr(without, name))
+
+
+def test_param_names_are_the_fields_of_params_in_order():
+    from dataclasses import fields
+
+    assert tuple(f.name for f in fields(Params)) == network.PARAM_NAMES
+
+
+def test_pack_moves_the_blocks_into_one_array_with_the_same_values():
+    params = textbook_params(1)
+    before = params.copy()
+    assert params.flat() is None  # separate arrays
+    assert params.pack() is params
+    flat = params.flat()
+    assert flat is not None
+    assert flat.shape == (3 * 784 + 3 + 30 + 10,)
+    for name, value in before.arrays().items():
+        block = getattr(params, name)
+        np.testing.assert_array_equal(block, value)
+        assert np.shares_memory(block, flat)
+    in_order = np.concatenate([a.ravel() for a in before.arrays().values()])
+    np.testing.assert_array_equal(flat, in_order)
+    params.pack()  # packing again changes nothing
+    assert params.flat() is flat
+
+
+def test_flat_is_none_once_a_block_is_another_array():
+    params = textbook_params(2).pack()
+    params.b1 = params.b1.copy()
+    assert params.flat() is None
+    reordered = Params(W1=params.W2, b1=params.b1, W2=params.W1, b2=params.b2)
+    assert reordered.flat() is None
+
+
+def test_optimiser_notices_a_replaced_block():
+    """The optimiser remembers whether θ was packed; replacing a block must not leave it
+    updating the old array."""
+    params = textbook_params(3).pack()
+    grads = textbook_params(4).pack()
+    optimiser = Momentum(params, 0.0)
+    optimiser.step(params, grads, 1.0)
+    params.W2 = params.W2.copy()
+    expected = params.W2 - grads.W2
+    optimiser.step(params, grads, 1.0)
+    np.testing.assert_allclose(params.W2, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_log_normaliser_gives_the_log_softmax_cost(dtype):
+    rng = np.random.default_rng(6)
+    Z = (rng.standard_normal((9, 10)) * 30).astype(dtype)
+    Z[0] = 1e4  # large and tied: still finite
+    y = rng.integers(0, 10, 9)
+    log_normaliser = np.empty(9, dtype=dtype)
+    A = softmax(Z, out=np.empty_like(Z), log_normaliser=log_normaliser)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(A, softmax(Z), rtol=tol, atol=1e-30)
+    expected = np.log(np.exp(Z.astype(np.float64) - Z.max(axis=1, keepdims=True)).sum(axis=1))
+    np.testing.assert_allclose(log_normaliser, expected + Z.max(axis=1), rtol=tol)
+    fused = network.data_cost(Z, y, "softmax", log_normaliser)
+    assert fused == pytest.approx(network.data_cost(Z, y, "softmax"), rel=tol)
+
+
+def test_training_packs_theta_and_keeps_it_packed():
+    from digitnet.config import Config
+    from digitnet.train import TrainState, split_validation, train
+
+    rng = np.random.default_rng(7)
+    images = rng.integers(0, 256, (100, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, 100).astype(np.uint8)
+    config = Config(hidden_size=5, batch_size=32, epochs=1, validation_size=20, seed=1)
+    state = TrainState.start(config)
+    before = state.params.copy()
+    for _ in train(config, split_validation(images, labels, 20), state=state):
+        pass
+    assert state.params.flat() is not None
+    assert not np.array_equal(state.params.W1, before.W1)  # the packed θ was trained
