@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,9 +239,21 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def load(path: Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
-    """Defaults < the file at ``path`` < ``overrides`` (command-line flags; None values skipped)."""
+DATA_DIR_ENV = "DIGITNET_DATA_DIR"
+
+
+def load(
+    path: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Defaults < ``$DIGITNET_DATA_DIR`` < the file at ``path`` < ``overrides`` (command-line
+    flags; None values skipped). The variable replaces the default data folder only, as
+    DESIGN.md's contract says; a config file or ``--data-dir`` still wins over it."""
     config = Config()
+    env = os.environ if environ is None else environ
+    if env.get(DATA_DIR_ENV):
+        config = apply(config, {"data_dir": env[DATA_DIR_ENV]}, f"${DATA_DIR_ENV}")
     if path is not None:
         config = apply(config, read_yaml(path), str(path))
     if overrides:

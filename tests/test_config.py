@@ -19,12 +19,20 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_defaults_without_file_or_flags():
-    assert config.load() == config.Config()
+    assert config.load(environ={}) == config.Config()
+
+
+def test_data_dir_variable_overrides_default_but_not_file_or_flag(tmp_path):
+    env = {"DIGITNET_DATA_DIR": "/srv/mnist"}
+    assert config.load(environ=env).data_dir == "/srv/mnist"
+    path = write(tmp_path, "data_dir: from-file\n")
+    assert config.load(path, environ=env).data_dir == "from-file"
+    assert config.load(path, {"data_dir": "from-flag"}, environ=env).data_dir == "from-flag"
 
 
 def test_default_yaml_matches_builtin_defaults():
     """configs/default.yaml documents the built-in defaults; the two must not drift apart."""
-    assert config.load(REPO / "configs" / "default.yaml") == config.Config()
+    assert config.load(REPO / "configs" / "default.yaml", environ={}) == config.Config()
 
 
 def test_every_key_is_documented_in_default_yaml():
@@ -101,4 +109,4 @@ def test_missing_file(tmp_path):
 
 
 def test_empty_file_means_defaults(tmp_path):
-    assert config.load(write(tmp_path, "# nothing\n")) == config.Config()
+    assert config.load(write(tmp_path, "# nothing\n"), environ={}) == config.Config()
