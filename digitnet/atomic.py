@@ -49,6 +49,22 @@ def write_text(path: Path, text: str) -> None:
         handle.write(text)
 
 
+def remove_own_temps(folder: Path) -> list[Path]:
+    """Delete this process's temp files in ``folder``; return them.
+
+    For Ctrl-C: the ``finally`` above removes a temp file whenever the interrupt lands
+    inside the write, but one landing in contextlib's own ``__enter__``/``__exit__``
+    leaves the generator suspended, and it may never be finalised before the process
+    exits. The caller that handles the interrupt sweeps up after it.
+    """
+    removed = []
+    for candidate in folder.glob(f".*.{os.getpid()}.*.tmp"):
+        with contextlib.suppress(OSError):
+            candidate.unlink()
+            removed.append(candidate)
+    return removed
+
+
 def remove_stale_temps(path: Path) -> list[Path]:
     """Delete temp files left beside ``path`` by writers that no longer run; return them."""
     removed = []

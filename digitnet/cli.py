@@ -342,7 +342,9 @@ def _interrupted_training(output: Path, started: float, resumed_from: Path | Non
     be left from another run); the epoch named is the one it holds.
     """
     from digitnet import resume
+    from digitnet.atomic import remove_own_temps
 
+    remove_own_temps(output.parent)  # a write the interrupt cut short leaves nothing behind
     state = resume.resume_path(output)
     try:
         if state.stat().st_mtime >= started:

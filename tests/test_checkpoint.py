@@ -131,3 +131,17 @@ def test_object_arrays_are_never_unpickled(tmp_path):
     np.savez(path, W1=np.array([{"evil": 1}], dtype=object), metadata=np.array("{}"))
     with pytest.raises(CheckpointError):
         checkpoint.load(path)
+
+
+def test_remove_own_temps_spares_other_writers(tmp_path):
+    import os
+
+    from digitnet.atomic import remove_own_temps
+
+    mine = tmp_path / f".model.npz.{os.getpid()}.abc123.tmp"
+    theirs = tmp_path / f".model.npz.{os.getpid() + 1}.abc123.tmp"
+    kept = tmp_path / "model.npz"
+    for path in (mine, theirs, kept):
+        path.write_bytes(b"x")
+    assert remove_own_temps(tmp_path) == [mine]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([theirs.name, kept.name])
