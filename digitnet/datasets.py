@@ -700,6 +700,11 @@ def read_idx(path: Path) -> NDArray[np.uint8]:
         with gzip.open(path, "rb") as f:
             shape = _read_idx_header(path, f)
             expected = math.prod(shape)  # Python ints: no overflow from a lying header
+            # A zero dimension makes the product 0 whatever the others claim, and numpy
+            # refuses a (0, 3e9, 46341) array; an empty dataset file is damaged anyway.
+            if expected == 0:
+                size = "x".join(map(str, shape))
+                raise _invalid_idx(path, f"header claims {size}: no data")
             if expected > MAX_IDX_BYTES:
                 size = "x".join(map(str, shape))
                 raise _invalid_idx(

@@ -65,6 +65,8 @@ def check(path: Path, payload_len: int | None = None) -> None:
 @given(header=headers, payload=st.binary(max_size=2000))
 @example(header=struct.pack(">IIII", 0x803, 2**32 - 1, 2**32 - 1, 2**32 - 1), payload=bytes(100))
 @example(header=struct.pack(">IIII", 0x803, 2, 28, 28), payload=bytes(2 * 28 * 28))
+# found by this test: a zero dimension beside huge ones (product 0, numpy refused the shape)
+@example(header=struct.pack(">IIII", 0x803, 0, 0xB504C417, 0xB505), payload=b"")
 @example(header=struct.pack(">II", 0x801, 5), payload=bytes(range(5)))
 def test_any_header_and_payload(tmp_path: Path, header: bytes, payload: bytes) -> None:
     path = tmp_path / "fuzz-idx.gz"
