@@ -182,27 +182,22 @@ def _short_repr(value: Any, limit: int = 60) -> str:
 MAX_CONFIG_BYTES = 64 * 1024
 
 
-class _AliasError(yaml.MarkedYAMLError):
-    """An alias (``*name``) in a config file."""
+def _first_alias(text: str) -> yaml.AliasToken | None:
+    """The first alias (``*name``) in a YAML text, found by the tokenizer alone.
 
-
-class _ConfigLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses aliases.
-
-    SafeLoader constructs no objects from tags, but an alias repeats a node by
+    yaml.safe_load constructs no objects from tags, but an alias repeats a node by
     reference: nine lines can describe 10^9 strings (the "billion laughs"), and
-    whatever then walks or prints the value blows up. A config never needs one.
+    whatever then walks or prints the value blows up. A config never needs one, so
+    they are refused before anything is composed.
     """
-
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise _AliasError(problem=f"alias *{event.anchor}", problem_mark=event.start_mark)
-        return super().compose_node(parent, index)
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        if isinstance(token, yaml.AliasToken):
+            return token
+    return None
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Read a config file into a mapping with a safe, alias-free YAML loader."""
+    """Read a config file into a mapping: aliases refused, then ``yaml.safe_load``."""
     try:
         with path.open("rb") as f:
             raw = f.read(MAX_CONFIG_BYTES + 1)
@@ -219,13 +214,13 @@ def read_yaml(path: Path) -> dict[str, Any]:
             " — check the path (configs/default.yaml shows the format)"
         )
     try:
-        data = yaml.load(text, Loader=_ConfigLoader)  # safe: a SafeLoader subclass
-    except _AliasError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else "?"
-        raise ConfigError(
-            f"{path} line {line}: YAML aliases ({exc.problem}) are not allowed in a config"
-            " — write the value out"
-        ) from None
+        alias = _first_alias(text)
+        if alias is not None:
+            raise ConfigError(
+                f"{path} line {alias.start_mark.line + 1}: YAML aliases (alias *{alias.value})"
+                " are not allowed in a config — write the value out"
+            )
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
