@@ -62,8 +62,25 @@ HALF_ASPECT = 0.5
 HAIRLINE_GAP = 0.12
 
 
+class _Box:
+    """Height and width of a half-open bounding box [top, bottom) × [left, right)."""
+
+    top: int
+    bottom: int
+    left: int
+    right: int
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+
 @dataclass(frozen=True)
-class Component:
+class Component(_Box):
     """One connected piece of ink: its label and bounding box (half-open) and area."""
 
     label: int
@@ -73,17 +90,9 @@ class Component:
     right: int
     area: int
 
-    @property
-    def height(self) -> int:
-        return self.bottom - self.top
-
-    @property
-    def width(self) -> int:
-        return self.right - self.left
-
 
 @dataclass(frozen=True)
-class Region:
+class Region(_Box):
     """One digit: the labels of its components and their joint bounding box."""
 
     labels: tuple[int, ...]
@@ -91,14 +100,6 @@ class Region:
     bottom: int
     left: int
     right: int
-
-    @property
-    def height(self) -> int:
-        return self.bottom - self.top
-
-    @property
-    def width(self) -> int:
-        return self.right - self.left
 
     @staticmethod
     def of(components: list[Component]) -> Region:
