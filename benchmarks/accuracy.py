@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digitnet import config as config_module
-from digitnet import datasets, runner
-from digitnet.train import score, to_inputs
+from digitnet.data import idx
+from digitnet.training import runner
+from digitnet.training.train import score, to_inputs
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -84,7 +85,7 @@ def run_one(name: str, seed: int, data_dir: Path, workdir: Path) -> Run:
     from digitnet import checkpoint
 
     best = checkpoint.load(output)
-    images, labels = datasets.load_split(cfg.dataset, data_dir, "test")
+    images, labels = idx.load_split(cfg.dataset, data_dir, "test")
     _, accuracy, _ = score(best.params, to_inputs(images), labels, cfg, n_train=1)
     return Run(
         config=name,

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from digitnet import config as config_module
-from digitnet import datasets
-from digitnet.train import TrainingData, split_validation, train
+from digitnet.data import idx
+from digitnet.training.train import TrainingData, split_validation, train
 
 REPO = Path(__file__).resolve().parents[1]
 NO_AUGMENTATION = {
@@ -44,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     with_aug = config_module.load(REPO / "configs" / f"{args.config}.yaml", {"epochs": 1})
     without = config_module.apply(with_aug, NO_AUGMENTATION, "benchmark")
-    images, labels = datasets.load_split("mnist", args.data_dir, "train")
+    images, labels = idx.load_split("mnist", args.data_dir, "train")
     data = split_validation(images, labels, with_aug.validation_size)
     times: dict[str, list[float]] = {"with": [], "without": []}
     for _ in range(args.rounds):

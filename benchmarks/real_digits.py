@@ -32,7 +32,7 @@ from render_digits import breakdown, fonts, make_set  # noqa: E402
 
 from digitnet import checkpoint  # noqa: E402
 from digitnet.errors import ImageError  # noqa: E402
-from digitnet.reading import bundled_checkpoint, read_image  # noqa: E402
+from digitnet.images.reading import bundled_checkpoint, read_image  # noqa: E402
 
 
 def accuracy(folder: Path, n: int, seed: int, digits: tuple[int, int], ckpt, markdown: bool):

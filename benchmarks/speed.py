@@ -14,7 +14,7 @@ of the two contenders' times in the same round.
   training, timed with numpy into preallocated outputs: forward z^(2) = a^(1) W1ᵀ
   and z^(3) = a^(2) W2ᵀ, backward δ^(3)ᵀ a^(2), δ^(3) W2 and δ^(2)ᵀ a^(1) (no
   gradient with respect to the input). Nothing else: no activations, no update.
-* digitnet: ``digitnet.train.train`` on the 60,000 training images (no
+* digitnet: ``digitnet.training.train.train`` on the 60,000 training images (no
   validation split), one epoch per round, as ``EpochRecord.seconds`` reports it
   (the loop: shuffle, gather, forward, cost, backprop, update).
 * PyTorch (when importable): the same network (sigmoid hidden layer, softmax
@@ -56,10 +56,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from digitnet import datasets
 from digitnet.config import Config
-from digitnet.network import N_CLASSES, N_INPUTS
-from digitnet.train import TrainingData, score, split_validation, to_inputs, train
+from digitnet.data import idx
+from digitnet.nn.network import N_CLASSES, N_INPUTS
+from digitnet.training.train import TrainingData, score, split_validation, to_inputs, train
 
 HIDDEN_SIZES = (100, 800)
 BATCH_SIZES = (32, 128, 512)
@@ -183,7 +183,7 @@ def inference_contenders(
 ) -> dict[str, Epoch]:
     rng = np.random.default_rng(0)
     config = Config(hidden_size=hidden)
-    from digitnet.network import init_params
+    from digitnet.nn.network import init_params
 
     params = init_params(hidden, config.activation, rng)
     A2 = np.empty((len(X_test), hidden), dtype=np.float32)
@@ -388,7 +388,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    # digitnet's training step runs on scipy's BLAS (digitnet/blas.py), which it imports
+    # digitnet's training step runs on scipy's BLAS (digitnet/nn/blas.py), which it imports
     # lazily: load it now so that the thread limit below reaches its pool too.
     import scipy.linalg.blas  # noqa: F401
     from threadpoolctl import threadpool_limits
@@ -409,7 +409,7 @@ def main() -> None:
             peak_mib, train_seconds, checkpoint = peak_training_memory(
                 args.data_dir, Path(tmp), args.memory_epochs, args.threads
             )
-            test_images, test_labels = datasets.load_split("mnist", args.data_dir, "test")
+            test_images, test_labels = idx.load_split("mnist", args.data_dir, "test")
             png = Path(tmp) / "one.png"
             write_test_png(test_images, png)
             predict_times = predict_wall_times(checkpoint, png, runs=5)
@@ -431,9 +431,9 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
 
-    images, labels = datasets.load_split("mnist", args.data_dir, "train")
+    images, labels = idx.load_split("mnist", args.data_dir, "train")
     if test_images is None or test_labels is None:
-        test_images, test_labels = datasets.load_split("mnist", args.data_dir, "test")
+        test_images, test_labels = idx.load_split("mnist", args.data_dir, "test")
     data = split_validation(images, labels, validation_size=0)  # as `digitnet train` does
     X_test = to_inputs(test_images)
     n = len(data.X_train)

@@ -25,7 +25,7 @@ from digitnet import __version__
 from digitnet.atomic import atomic_write
 from digitnet.config import Config, from_dict
 from digitnet.errors import CheckpointError, ConfigError
-from digitnet.network import N_CLASSES, N_INPUTS, Params
+from digitnet.nn.network import N_CLASSES, N_INPUTS, Params
 
 FORMAT_VERSION = 1
 #: No digitnet checkpoint comes near this (H = 300 is 0.9 MB); a file that would

@@ -128,7 +128,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 
 
 def _resolve_data_dir(data_dir: Path | None) -> Path:
-    from digitnet.datasets import default_data_dir
+    from digitnet.data.registry import default_data_dir
 
     return data_dir if data_dir is not None else default_data_dir()
 
@@ -159,11 +159,11 @@ def download(dataset: str, data_dir: Path | None, mirrors: Sequence[str], quiet:
 
     Does nothing for files already present and valid.
     """
-    from digitnet import datasets
+    from digitnet.data import download, registry
 
     root = _resolve_data_dir(data_dir)
-    written = datasets.download(dataset, root, list(mirrors) or None, progress=not quiet)
-    folder = datasets.dataset_dir(dataset, root)
+    written = download.download(dataset, root, list(mirrors) or None, progress=not quiet)
+    folder = registry.dataset_dir(dataset, root)
     if written:
         click.echo(f"downloaded {len(written)} file(s) into {folder}")
     else:
@@ -224,7 +224,7 @@ def train(
     from tqdm import tqdm
 
     from digitnet import config as config_module
-    from digitnet import runner
+    from digitnet.training import runner
 
     if data_dir is not None:
         flags["data_dir"] = str(data_dir)
@@ -238,7 +238,7 @@ def train(
                 "--resume continues with the saved run's settings — drop --config and the other"
                 " setting flags (only --epochs and --data-dir may change)"
             )
-        from digitnet import resume
+        from digitnet.training import resume
 
         resumed = resume.load(resume_from)
         source = click.get_current_context().get_parameter_source("output")
@@ -318,7 +318,7 @@ def train(
         f"best validation accuracy {best.validation_accuracy:.4f} at epoch {best.epoch};"
         f" trained in {result.train_seconds:.1f}s; saved {output}"
     )
-    from digitnet import plots  # issue 6: the learning curve beside the checkpoint
+    from digitnet.insight import plots  # issue 6: the learning curve beside the checkpoint
 
     curve = plots.learning_curve_path(output)
     history = json.loads(runner.history_path(output).read_text(encoding="utf-8"))
@@ -341,8 +341,8 @@ def _interrupted_training(output: Path, started: float, resumed_from: Path | Non
     as this run's only if it was written after the run started (an older one may
     be left from another run); the epoch named is the one it holds.
     """
-    from digitnet import resume
     from digitnet.atomic import remove_own_temps
+    from digitnet.training import resume
 
     remove_own_temps(output.parent)  # a write the interrupt cut short leaves nothing behind
     state = resume.resume_path(output)
@@ -385,17 +385,19 @@ def evaluate(
     checkpoint_path: Path, data_dir: Path | None, split: str, as_json: bool, report_dir: Path | None
 ) -> None:
     """Accuracy, per-class precision and recall, and the confusion matrix."""
-    from digitnet import checkpoint, datasets, metrics
-    from digitnet.train import score, to_inputs
+    from digitnet import checkpoint
+    from digitnet.data import download, idx
+    from digitnet.insight import metrics
+    from digitnet.training.train import score, to_inputs
 
     ckpt = checkpoint.load(checkpoint_path)
     folder = _resolve_data_dir(data_dir)
-    datasets.ensure_dataset(ckpt.config.dataset, folder, progress=not as_json)
-    images, labels = datasets.load_split(ckpt.config.dataset, folder, split)
+    download.ensure_dataset(ckpt.config.dataset, folder, progress=not as_json)
+    images, labels = idx.load_split(ckpt.config.dataset, folder, split)
     _, _, predicted = score(ckpt.params, to_inputs(images), labels, ckpt.config, n_train=1)
     rep = metrics.report(labels, predicted)
-    if report_dir is not None:  # issue 6: figures and HTML (digitnet/report.py)
-        from digitnet import report
+    if report_dir is not None:  # issue 6: figures and HTML (digitnet/insight/report.py)
+        from digitnet.insight import report
 
         about = {"checkpoint": str(checkpoint_path), "dataset": ckpt.config.dataset, "split": split}
         page = report.write_for_checkpoint(report_dir, ckpt, images, labels, predicted, rep, about)

@@ -43,10 +43,11 @@ import stroke_digits  # scripts/stroke_digits.py, beside this file
 from numpy.typing import NDArray
 from PIL import Image
 
-from digitnet import checkpoint, datasets
-from digitnet.preprocess import _centre_by_mass, _fit_box, _ink_box
-from digitnet.reading import BUNDLED_NAME
-from digitnet.train import score, to_inputs
+from digitnet import checkpoint
+from digitnet.data import idx
+from digitnet.images.geometry import centre_by_mass, fit_box, ink_box, to_mnist_form
+from digitnet.images.reading import BUNDLED_NAME
+from digitnet.training.train import score, to_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "scripts" / "bundled_model.yaml"
@@ -95,8 +96,7 @@ def stroke_variants(
 
 def _renormalise(digit: NDArray[np.float32]) -> NDArray[np.float32]:
     """Crop, fit to 20 px and centre by mass, as `digitnet predict` does."""
-    box_rows, box_cols = _ink_box(digit, "training image")
-    centred: NDArray[np.float32] = _centre_by_mass(_fit_box(digit[box_rows, box_cols]))
+    centred: NDArray[np.float32] = to_mnist_form(digit, "training image")
     return centred
 
 
@@ -110,7 +110,7 @@ def low_resolution(
     """Some images as a small digit looks after `predict` enlarges it to 20 px.
 
     A digit photographed or drawn small (10-16 px tall) has lost detail that no
-    enlargement brings back; `predict` scales it up with Lanczos (`_fit_box`). So the
+    enlargement brings back; `predict` scales it up with Lanczos (`fit_box`). So the
     digit is shrunk by area averaging to a random size in `LOW_RES` and brought back
     to MNIST's form the same way.
     """
@@ -119,14 +119,14 @@ def low_resolution(
     sizes = rng.integers(LOW_RES[0], LOW_RES[1] + 1, size=len(chosen))
     for row, size in zip(chosen, sizes, strict=True):
         digit = images[row].astype(np.float32) / 255
-        box_rows, box_cols = _ink_box(digit, "training image")
+        box_rows, box_cols = ink_box(digit, "training image")
         box = digit[box_rows, box_cols]
         scale = int(size) / max(box.shape)
         shape = (max(1, round(box.shape[1] * scale)), max(1, round(box.shape[0] * scale)))
         small = np.asarray(
             Image.fromarray(box).resize(shape, Image.Resampling.BOX), dtype=np.float32
         )
-        out[row] = _to_uint8(_centre_by_mass(_fit_box(np.clip(small, 0, 1))))
+        out[row] = _to_uint8(centre_by_mass(fit_box(np.clip(small, 0, 1))))
     return out, len(chosen)
 
 
@@ -147,7 +147,7 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="digitnet-bundled-"))
     work.mkdir(parents=True, exist_ok=True)
 
-    images, labels = datasets.load_split("mnist", args.data_dir, "train")
+    images, labels = idx.load_split("mnist", args.data_dir, "train")
     rng = np.random.default_rng(SEED)
     train_part, steps = stroke_variants(images[:-VALIDATION], rng)
     train_part, n_small = low_resolution(train_part, rng)
@@ -179,7 +179,7 @@ def main() -> None:
     subprocess.run(command, check=True)
 
     ckpt = checkpoint.load(trained)
-    test_images, test_labels = datasets.load_split("mnist", args.data_dir, "test")
+    test_images, test_labels = idx.load_split("mnist", args.data_dir, "test")
     _, accuracy, _ = score(ckpt.params, to_inputs(test_images), test_labels, ckpt.config, 1)
     metrics = dict(ckpt.metrics)
     metrics["test_accuracy"] = accuracy  # measured after training; chose nothing

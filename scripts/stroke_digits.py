@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw
 
-from digitnet.preprocess import to_mnist
+from digitnet.images.preprocess import to_mnist
 
 Stroke = list[tuple[float, float]]  # points in a unit box: x in [0, w], y in [0, 1] (down)
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digitnet.augment import SIDE, Distortion, bilinear, distort, gaussian_matrix, sampling_map
+from digitnet.data.augment import SIDE, Distortion, bilinear, distort, gaussian_matrix, sampling_map
 
 
 def digit_like(m: int, seed: int = 0) -> np.ndarray:

@@ -36,8 +36,8 @@ def test_there_are_code_links():
     found = links(doc_text())
     assert len(found) >= 20
     assert {target for _, target, _, _ in found} >= {
-        "digitnet/network.py",
-        "digitnet/activations.py",
+        "digitnet/nn/network.py",
+        "digitnet/nn/activations.py",
     }
 
 
@@ -68,20 +68,20 @@ def test_every_equation_is_in_the_doc_and_links_to_its_tagged_line():
     text = doc_text()
     blocks = _blocks(text)
     assert list(blocks) == EQUATIONS  # each numbered once, in order
-    network = source_lines("digitnet/network.py")
+    network = source_lines("digitnet/nn/network.py")
     for eq, block in blocks.items():
         assert "```math" in block, f"{eq} has no displayed equation"
         tagged = [
             first
             for _, target, first, last in links(block)
-            if target == "digitnet/network.py"
+            if target == "digitnet/nn/network.py"
             and any(eq in line for line in network[first - 1 : last])
         ]
         assert tagged, f"no link under {eq} points at a network.py line commented {eq}"
 
 
 def test_every_equation_cited_in_network_py_is_derived():
-    cited = set(re.findall(r"\(B\d\)", "\n".join(source_lines("digitnet/network.py"))))
+    cited = set(re.findall(r"\(B\d\)", "\n".join(source_lines("digitnet/nn/network.py"))))
     assert cited == set(EQUATIONS)
     text = doc_text()
     for eq in EQUATIONS:

@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from digitnet import checkpoint, network
+from digitnet import checkpoint
 from digitnet.config import Config
 from digitnet.errors import CheckpointError
+from digitnet.nn import network
 
 
 def make_checkpoint(hidden: int = 8) -> checkpoint.Checkpoint:

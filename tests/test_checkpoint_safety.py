@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitnet import checkpoint, network
+from digitnet import checkpoint
 from digitnet.config import Config
 from digitnet.errors import CheckpointError
+from digitnet.nn import network
 
 
 def payload(marker: Path) -> bytes:

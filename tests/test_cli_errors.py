@@ -20,8 +20,8 @@ import pytest
 from click.testing import CliRunner, Result
 from http_server import LocalMirror
 
-from digitnet import datasets
 from digitnet.cli import main
+from digitnet.data import download as downloader
 
 
 def walk(
@@ -57,10 +57,10 @@ def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")  # only LocalMirror is reachable
     monkeypatch.setenv("DIGITNET_DATA_DIR", str(tmp_path / "empty-data"))
-    monkeypatch.setattr(datasets, "RETRIES", 0)
-    monkeypatch.setattr(datasets, "RESUME_ATTEMPTS", 0)
-    monkeypatch.setattr(datasets, "BACKOFF_SECONDS", 0.0)
-    monkeypatch.setattr(datasets, "TIMEOUT", (2, 2))
+    monkeypatch.setattr(downloader, "RETRIES", 0)
+    monkeypatch.setattr(downloader, "RESUME_ATTEMPTS", 0)
+    monkeypatch.setattr(downloader, "BACKOFF_SECONDS", 0.0)
+    monkeypatch.setattr(downloader, "TIMEOUT", (2, 2))
     return CliRunner()
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from digitnet import config, datasets
+from digitnet import config
+from digitnet.data import registry
 from digitnet.errors import ConfigError
 
 
@@ -122,7 +123,7 @@ def test_directory_and_binary_files(tmp_path: Path) -> None:
         config.load(binary)
 
 
-@pytest.mark.parametrize("name", sorted(datasets.DATASETS))
+@pytest.mark.parametrize("name", sorted(registry.DATASETS))
 def test_every_registered_dataset_is_a_valid_choice(tmp_path: Path, name: str) -> None:
     assert config.load(write(tmp_path, f"dataset: {name}\n")).dataset == name
     assert config.load(None, {"dataset": name}).dataset == name

@@ -1,4 +1,4 @@
-"""Tests for digitnet.datasets: IDX parsing, split checks, and the downloader.
+"""Tests for digitnet.data: IDX parsing, split checks, and the downloader.
 
 The downloader only ever talks to LocalMirror servers on 127.0.0.1. Error cases
 use tiny synthetic IDX files written here; tests that need real MNIST use the
@@ -22,20 +22,14 @@ import pytest
 import requests
 from http_server import LocalMirror
 
-from digitnet import datasets
-from digitnet.datasets import (
-    DATASETS,
-    IMAGE_SIDE,
-    NUM_CLASSES,
-    default_data_dir,
-    default_mirrors,
-    download,
-    ensure_dataset,
-    load_split,
-    missing_files,
-    read_idx,
-)
+from digitnet.data import checksum
+from digitnet.data import download as downloader
+from digitnet.data.download import download, ensure_dataset
+from digitnet.data.idx import load_split, read_idx
+from digitnet.data.registry import DATASETS, default_data_dir, default_mirrors, missing_files
 from digitnet.errors import ChecksumError, DatasetError
+from digitnet.vocabulary import IMAGE_SIDE
+from digitnet.vocabulary import N_CLASSES as NUM_CLASSES
 
 MNIST = DATASETS["mnist"]
 TRAIN_IMAGES, TRAIN_LABELS = MNIST.splits["train"]
@@ -89,10 +83,10 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.delenv("DIGITNET_MIRROR", raising=False)
     monkeypatch.delenv("DIGITNET_DATA_DIR", raising=False)
-    monkeypatch.setattr(datasets, "_md5_cache", {})
-    monkeypatch.setattr(datasets, "_warned_modified", set())
+    monkeypatch.setattr(checksum, "_md5_cache", {})
+    monkeypatch.setattr(checksum, "_warned_modified", set())
     # Retries and resumes keep their count but do not sleep between attempts.
-    monkeypatch.setattr(datasets, "BACKOFF_SECONDS", 0.0)
+    monkeypatch.setattr(downloader, "BACKOFF_SECONDS", 0.0)
 
 
 @pytest.fixture
@@ -447,7 +441,7 @@ def test_interrupted_download_keeps_only_a_hidden_partial_then_resumes(
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(datasets, "_body", interrupted)
+        patch.setattr(downloader, "_body", interrupted)
         with pytest.raises(KeyboardInterrupt):
             download("mnist", data_dir, [mirror.url], progress=False)
     assert listing(data_dir) == [f".{TRAIN_IMAGES}.part"]
@@ -465,7 +459,7 @@ def test_local_write_error_is_not_blamed_on_mirrors(
     def disk_full(src: object, dst: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("digitnet.datasets.os.replace", disk_full)
+    monkeypatch.setattr("digitnet.data.download.os.replace", disk_full)
     with LocalMirror(tiny_mnist) as first, LocalMirror(tiny_mnist) as second:
         with pytest.raises(DatasetError, match="No space left on device") as info:
             download("mnist", data_dir, [first.url, second.url], progress=False)

@@ -10,9 +10,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from digitnet import checkpoint, network
+from digitnet import checkpoint
 from digitnet.cli import main
 from digitnet.config import Config
+from digitnet.nn import network
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -26,18 +26,13 @@ import numpy as np
 import pytest
 from http_server import LocalMirror
 
-from digitnet import datasets
-from digitnet.datasets import (
-    DATASETS,
-    IMAGE_SIDE,
-    LOCK_NAME,
-    dataset_dir,
-    download,
-    load_split,
-    missing_files,
-    partial_path,
-)
+from digitnet.data import checksum
+from digitnet.data import download as downloader
+from digitnet.data.download import LOCK_NAME, download, partial_path
+from digitnet.data.idx import load_split
+from digitnet.data.registry import DATASETS, dataset_dir, missing_files
 from digitnet.errors import ChecksumError, DatasetError
+from digitnet.vocabulary import IMAGE_SIDE
 
 MNIST = DATASETS["mnist"]
 TRAIN_IMAGES, TRAIN_LABELS = MNIST.splits["train"]
@@ -76,9 +71,9 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.delenv("DIGITNET_MIRROR", raising=False)
-    monkeypatch.setattr(datasets, "_md5_cache", {})
-    monkeypatch.setattr(datasets, "_warned_modified", set())
-    monkeypatch.setattr(datasets, "BACKOFF_SECONDS", 0.0)
+    monkeypatch.setattr(checksum, "_md5_cache", {})
+    monkeypatch.setattr(checksum, "_warned_modified", set())
+    monkeypatch.setattr(downloader, "BACKOFF_SECONDS", 0.0)
 
 
 @pytest.fixture
@@ -120,11 +115,13 @@ def test_connection_dropped_repeatedly_still_completes(source: Path, data_dir: P
     size = (source / TRAIN_IMAGES).stat().st_size
     with LocalMirror(source, chunk=1024) as mirror:
         # every attempt brings 5000 more bytes, until the resume budget is used
-        mirror.drop_after["/" + TRAIN_IMAGES] = [5000] * datasets.RESUME_ATTEMPTS
+        mirror.drop_after["/" + TRAIN_IMAGES] = [5000] * downloader.RESUME_ATTEMPTS
         download("mnist", data_dir, [mirror.url], progress=False)
-    ranges = mirror.ranges[: datasets.RESUME_ATTEMPTS + 1]
-    assert ranges == [None] + [f"bytes={5000 * k}-" for k in range(1, datasets.RESUME_ATTEMPTS + 1)]
-    assert size > 5000 * datasets.RESUME_ATTEMPTS  # the last request really brought the rest
+    ranges = mirror.ranges[: downloader.RESUME_ATTEMPTS + 1]
+    assert ranges == [None] + [
+        f"bytes={5000 * k}-" for k in range(1, downloader.RESUME_ATTEMPTS + 1)
+    ]
+    assert size > 5000 * downloader.RESUME_ATTEMPTS  # the last request really brought the rest
     assert_complete(data_dir, source)
 
 
@@ -144,13 +141,13 @@ def test_cut_short_every_time_moves_on_and_keeps_the_partial(source: Path, data_
     """A mirror that never finishes: the error says so, the partial stays, and a
     later run against a healthy mirror resumes it instead of starting over."""
     with LocalMirror(source, chunk=1024) as flaky:
-        flaky.drop_after["/" + TRAIN_IMAGES] = [2000] * (datasets.RESUME_ATTEMPTS + 1)
+        flaky.drop_after["/" + TRAIN_IMAGES] = [2000] * (downloader.RESUME_ATTEMPTS + 1)
         with pytest.raises(DatasetError, match="transfer cut short at 10000 of") as info:
             download("mnist", data_dir, [flaky.url], progress=False)
     assert "\n" not in str(info.value)
     part = partial_path(data_dir / TRAIN_IMAGES)
     assert listing(data_dir) == [part.name]
-    assert part.stat().st_size == 2000 * (datasets.RESUME_ATTEMPTS + 1)
+    assert part.stat().st_size == 2000 * (downloader.RESUME_ATTEMPTS + 1)
 
     with LocalMirror(source) as healthy:
         download("mnist", data_dir, [healthy.url], progress=False)
@@ -187,7 +184,7 @@ def test_persistent_500_gives_up_after_the_retries(source: Path, data_dir: Path)
         mirror.fail["*"] = 503
         with pytest.raises(DatasetError, match=r"from 1 mirror \(127\.0\.0\.1:\d+: 503\)"):
             download("mnist", data_dir, [mirror.url], progress=False)
-    assert len(mirror.requests) == 1 + datasets.RETRIES
+    assert len(mirror.requests) == 1 + downloader.RETRIES
     assert listing(data_dir) == []
 
 
@@ -231,7 +228,7 @@ def test_full_disk_is_a_clear_local_error(
     def no_space(fd: int) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(datasets.os, "fsync", no_space)
+    monkeypatch.setattr(downloader.os, "fsync", no_space)
     with LocalMirror(source) as first, LocalMirror(source) as second:
         with pytest.raises(DatasetError) as info:
             download("mnist", data_dir, [first.url, second.url], progress=False)
@@ -255,7 +252,7 @@ def test_read_only_data_dir_is_a_clear_error(
             raise OSError(errno.EROFS, os.strerror(errno.EROFS))
         return real_open(path, flags, mode)
 
-    monkeypatch.setattr(datasets.os, "open", read_only)
+    monkeypatch.setattr(downloader.os, "open", read_only)
     with LocalMirror(source) as mirror, pytest.raises(DatasetError) as info:
         download("mnist", data_dir, [mirror.url], progress=False)
     assert str(info.value) == (
@@ -348,11 +345,11 @@ CHILD = textwrap.dedent(
     """
     import dataclasses, json, sys
     from pathlib import Path
-    from digitnet import datasets
-    spec = datasets.DATASETS["mnist"]
+    from digitnet.data import download as downloader, registry
+    spec = registry.DATASETS["mnist"]
     checksums = json.loads(sys.argv[3])
-    datasets.DATASETS["mnist"] = dataclasses.replace(spec, checksums=checksums)
-    datasets.download("mnist", Path(sys.argv[1]), [sys.argv[2]], progress=False)
+    registry.DATASETS["mnist"] = dataclasses.replace(spec, checksums=checksums)
+    downloader.download("mnist", Path(sys.argv[1]), [sys.argv[2]], progress=False)
     """
 )
 

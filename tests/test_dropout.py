@@ -6,8 +6,8 @@ import numpy as np
 from toydata import synthetic_data
 
 from digitnet import config
-from digitnet.network import backprop, data_cost, forward, init_params, predict_proba
-from digitnet.train import TrainState, dropout_mask, score, train
+from digitnet.nn.network import backprop, data_cost, forward, init_params, predict_proba
+from digitnet.training.train import TrainState, dropout_mask, score, train
 
 
 def test_mask_drops_about_p_and_rescales_the_rest():

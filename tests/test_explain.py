@@ -9,9 +9,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image, ImageDraw
 
-from digitnet import checkpoint, network
+from digitnet import checkpoint
 from digitnet.cli import main
 from digitnet.config import Config
+from digitnet.nn import network
 
 HIDDEN = 9
 

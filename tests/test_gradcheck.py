@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from digitnet import checkpoint, gradcheck, network
-from digitnet.activations import ACTIVATIONS
+from digitnet import checkpoint
 from digitnet.cli import main
 from digitnet.config import Config
-from digitnet.network import OUTPUTS
+from digitnet.insight import gradcheck
+from digitnet.nn import network
+from digitnet.nn.activations import ACTIVATIONS
+from digitnet.nn.network import OUTPUTS
 
 COMBINATIONS = [(a, o) for a in ACTIVATIONS for o in OUTPUTS]
 

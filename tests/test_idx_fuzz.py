@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from digitnet.datasets import MAX_IDX_BYTES, read_idx
+from digitnet.data.idx import MAX_IDX_BYTES, read_idx
 from digitnet.errors import DatasetError
 
 FUZZ = settings(

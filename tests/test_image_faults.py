@@ -20,11 +20,13 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from digitnet import checkpoint, network
+from digitnet import checkpoint
 from digitnet.cli import main
 from digitnet.config import Config
 from digitnet.errors import ImageError
-from digitnet.preprocess import image_to_input, load_image
+from digitnet.images.decode import load_image
+from digitnet.images.preprocess import image_to_input
+from digitnet.nn import network
 
 
 def digit_image() -> Image.Image:

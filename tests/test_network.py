@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digitnet import network
-from digitnet.activations import log_softmax, sigmoid, softmax
-from digitnet.network import Params
+from digitnet.nn import network
+from digitnet.nn.activations import log_softmax, sigmoid, softmax
+from digitnet.nn.network import Params
 
 ACTIVATIONS = ["sigmoid", "tanh", "relu"]
 OUTPUTS = ["softmax", "sigmoid"]

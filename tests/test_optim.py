@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from digitnet.errors import CheckpointError
-from digitnet.network import Params
-from digitnet.optim import Momentum, Nesterov, make_optimizer
+from digitnet.nn.network import Params
+from digitnet.nn.optim import Momentum, Nesterov, make_optimizer
 
 
 def quadratic_params(values) -> Params:

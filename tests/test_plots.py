@@ -12,10 +12,14 @@ from click.testing import CliRunner
 from PIL import Image
 from scipy.special import expit
 
-from digitnet import checkpoint, datasets, network, plots, report, runner
+from digitnet import checkpoint
 from digitnet.cli import main
 from digitnet.config import Config
-from digitnet.train import split_validation, train
+from digitnet.data import idx
+from digitnet.insight import plots, report
+from digitnet.nn import network
+from digitnet.training import runner
+from digitnet.training.train import split_validation, train
 
 
 def assert_sensible_png(path: Path, min_side: int = 300, max_side: int = 4000) -> None:
@@ -140,7 +144,7 @@ def small_checkpoint(tmp_path_factory):
     folder = os.environ.get("DIGITNET_TEST_MNIST")
     if not folder or not Path(folder).is_dir():
         pytest.skip("DIGITNET_TEST_MNIST is not set (folder of the MNIST *-ubyte.gz files)")
-    images, labels = datasets.load_split("mnist", Path(folder), "test")
+    images, labels = idx.load_split("mnist", Path(folder), "test")
     config = Config(hidden_size=24, epochs=2, validation_size=500, l2=0.5, seed=3)
     data = split_validation(images[5000:], labels[5000:], config.validation_size)
     *_, (_, params) = train(config, data)
@@ -169,7 +173,7 @@ def test_evaluate_report_lists_every_mistake(small_checkpoint, tmp_path):
 
     # The number of mistakes, computed independently of digitnet's forward pass.
     ckpt = checkpoint.load(path)
-    images, labels = datasets.load_split("mnist", folder, "test")
+    images, labels = idx.load_split("mnist", folder, "test")
     x = images.reshape(len(images), -1).astype(np.float64) / 255
     hidden = expit(x @ ckpt.params.W1.T.astype(np.float64) + ckpt.params.b1)
     z3 = hidden @ ckpt.params.W2.T.astype(np.float64) + ckpt.params.b2

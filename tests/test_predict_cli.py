@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 from render_digits import fonts
 
 from digitnet.cli import main
-from digitnet.reading import bundled_checkpoint
+from digitnet.images.reading import bundled_checkpoint
 
 
 def draw(text: str, size: tuple[int, int] = (360, 140), font_size: int = 90) -> Image.Image:
@@ -139,7 +139,7 @@ def test_empty_folder_and_bad_file_rows_in_csv(runner, model, tmp_path, images):
 
 
 def test_save_preprocessed_writes_what_the_network_saw(runner, model, images, tmp_path):
-    from digitnet.preprocess import image_to_inputs
+    from digitnet.images.preprocess import image_to_inputs
 
     seen = tmp_path / "seen"
     args = ["predict", str(images["seven"]), str(images["year"]), "--checkpoint", model]

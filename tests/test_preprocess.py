@@ -1,4 +1,4 @@
-"""Tests for digitnet.preprocess: a user's image -> MNIST's 28×28 form.
+"""Tests for digitnet.images.preprocess: a user's image -> MNIST's 28×28 form.
 
 The reference is MNIST itself: a digit that already is an MNIST digit must come back
 unchanged, and the same drawn digit must give the same 28×28 input whatever the file's
@@ -17,21 +17,13 @@ from hypothesis.extra.numpy import arrays
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageOps
 
-from digitnet.datasets import read_idx
+from digitnet.data.idx import read_idx
 from digitnet.errors import ImageError
-from digitnet.preprocess import (
-    BOX_SIZE,
-    IMAGE_SIZE,
-    MAX_SIDE,
-    estimate_background,
-    image_to_input,
-    ink_mask,
-    load_image,
-    reduce_large,
-    to_gray_ink,
-    to_mnist,
-    to_mnist_digits,
-)
+from digitnet.images.decode import MAX_SIDE, load_image, reduce_large
+from digitnet.images.geometry import BOX_SIZE
+from digitnet.images.photometry import estimate_background, ink_mask, to_gray_ink
+from digitnet.images.preprocess import image_to_input, to_mnist, to_mnist_digits
+from digitnet.vocabulary import IMAGE_SIDE
 
 # ----------------------------------------------------------------------- helpers
 
@@ -144,7 +136,7 @@ def test_every_mode_gives_the_same_digit(tmp_path, seven, seven28, mode, suffix,
     loaded = load_image(path)
     assert loaded.mode.startswith(mode.split("-")[0]) or mode == "P-transparent"
     result = to_mnist(loaded)
-    assert result.shape == (IMAGE_SIZE, IMAGE_SIZE)
+    assert result.shape == (IMAGE_SIDE, IMAGE_SIDE)
     assert result.dtype == np.float32
     assert np.abs(result - seven28).mean() <= tolerance
 
@@ -236,7 +228,7 @@ def test_animated_image_gives_first_frame(tmp_path, seven):
 
 def test_image_to_input_is_the_flat_network_input(tmp_path, seven, seven28):
     x = image_to_input(save(seven, tmp_path / "seven.png"))
-    assert x.shape == (IMAGE_SIZE * IMAGE_SIZE,)
+    assert x.shape == (IMAGE_SIDE * IMAGE_SIDE,)
     assert x.dtype == np.float32
     np.testing.assert_array_equal(x, seven28.ravel())
 
@@ -263,7 +255,7 @@ def test_any_image_gives_a_valid_input_or_image_error(pixels, mode):
             to_mnist(image)
         return
     result = to_mnist(image)
-    assert result.shape == (IMAGE_SIZE, IMAGE_SIZE)
+    assert result.shape == (IMAGE_SIDE, IMAGE_SIDE)
     assert result.dtype == np.float32
     assert_unit_range(result)
     assert result.any()
@@ -350,7 +342,7 @@ def test_mnist_digits_round_trip_unchanged(tmp_path, mnist_dir):
     back = np.empty_like(raw)
     for i, digit in enumerate(digits):
         path = save(Image.fromarray(digit), tmp_path / f"{i}.png")  # 8-bit grayscale PNG
-        back[i] = image_to_input(path).reshape(IMAGE_SIZE, IMAGE_SIZE)
+        back[i] = image_to_input(path).reshape(IMAGE_SIDE, IMAGE_SIDE)
     per_digit = np.abs(back - raw).mean(axis=(1, 2))
     assert (per_digit == 0).mean() >= 0.99  # measured: all 10,000 test digits exact
     assert per_digit.mean() < 1e-3
@@ -417,7 +409,7 @@ def test_large_image_is_reduced_early_and_reads_the_same(tmp_path, seven28):
     assert reduce_large(reduced) is reduced  # small images are left alone
     path = save(page, tmp_path / "page.jpg", quality=90)
     assert max(load_image(path, max_side=MAX_SIDE).size) < 4000  # JPEG drafted smaller
-    x = image_to_input(path).reshape(IMAGE_SIZE, IMAGE_SIZE)
+    x = image_to_input(path).reshape(IMAGE_SIDE, IMAGE_SIDE)
     assert np.abs(x - seven28).mean() < 0.03
 
 

@@ -18,11 +18,11 @@ from PIL import Image
 from render_digits import Sample, breakdown, make_set
 
 from digitnet import checkpoint
-from digitnet.datasets import read_idx
+from digitnet.data.idx import read_idx
 from digitnet.errors import ImageError
-from digitnet.network import predict_proba
-from digitnet.reading import bundled_checkpoint, read_image
-from digitnet.train import to_inputs
+from digitnet.images.reading import bundled_checkpoint, read_image
+from digitnet.nn.network import predict_proba
+from digitnet.training.train import to_inputs
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,11 @@ import pytest
 from click.testing import CliRunner
 from toydata import synthetic_data
 
-from digitnet import config, resume
+from digitnet import config
 from digitnet.cli import main
 from digitnet.errors import CheckpointError
-from digitnet.train import TrainState, train
+from digitnet.training import resume
+from digitnet.training.train import TrainState, train
 
 # Everything that carries state across epochs is switched on.
 SETTINGS = {

@@ -8,7 +8,7 @@ import pytest
 
 from digitnet import config
 from digitnet.errors import ConfigError
-from digitnet.schedules import Schedule
+from digitnet.nn.schedules import Schedule
 
 
 def test_constant_is_constant():

@@ -1,4 +1,4 @@
-"""Tests for digitnet.segment: connected components and grouping them into digits."""
+"""Tests for digitnet.images.segment: connected components and grouping them into digits."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
-from digitnet.segment import Component, Region, find_digits, label, split_touching, typical_width
+from digitnet.images.segment import (
+    Component,
+    Region,
+    find_digits,
+    label,
+    split_touching,
+    typical_width,
+)
 
 
 def same_partition(ours: np.ndarray, theirs: np.ndarray) -> bool:

@@ -9,8 +9,8 @@ from toydata import synthetic_data
 
 from digitnet import config
 from digitnet.errors import ConfigError
-from digitnet.schedules import Schedule
-from digitnet.train import TrainState, train
+from digitnet.nn.schedules import Schedule
+from digitnet.training.train import TrainState, train
 
 
 def records(settings):

@@ -24,10 +24,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitnet import checkpoint, config, network, resume, runner
-from digitnet import train as train_module
+from digitnet import checkpoint, config
 from digitnet.errors import CheckpointError, TrainingError
-from digitnet.train import score, split_validation
+from digitnet.nn import network
+from digitnet.training import resume, runner
+from digitnet.training import train as train_module
+from digitnet.training.train import score, split_validation
 
 N_TRAIN, N_TEST, N_VALIDATION = 700, 50, 100
 
@@ -85,9 +87,9 @@ def test_saved_checkpoint_is_the_best_epoch_by_validation(data_dir: Path, tmp_pa
     saved = checkpoint.load(output)
     assert saved.metrics["best_epoch"] == best_epoch
     # the saved parameters really score what was recorded for that epoch
-    from digitnet import datasets
+    from digitnet.data import idx
 
-    images, labels = datasets.load_split("mnist", data_dir, "train")
+    images, labels = idx.load_split("mnist", data_dir, "train")
     data = split_validation(images, labels, N_VALIDATION)
     _, accuracy, _ = score(saved.params, data.X_val, data.y_val, saved.config, len(data.X_train))
     assert accuracy == pytest.approx(accuracies[best_epoch - 1], abs=1e-12)

@@ -8,10 +8,11 @@ from click.testing import CliRunner
 from PIL import Image
 from toydata import synthetic_data
 
-from digitnet import config, lrfind
-from digitnet.augment import SIDE, Distortion, preview_grid
+from digitnet import config
 from digitnet.cli import main
+from digitnet.data.augment import SIDE, Distortion, preview_grid
 from digitnet.errors import TrainingError
+from digitnet.training import lrfind
 
 
 def test_range_test_sweeps_geometrically_and_suggests_a_rate_inside_the_sweep(tmp_path):

@@ -13,10 +13,10 @@ import sys
 import numpy as np
 import pytest
 
-from digitnet import blas, network
-from digitnet.activations import softmax
-from digitnet.network import Params, Workspace
-from digitnet.optim import Momentum, Nesterov
+from digitnet.nn import blas, network
+from digitnet.nn.activations import softmax
+from digitnet.nn.network import Params, Workspace
+from digitnet.nn.optim import Momentum, Nesterov
 
 ACTIVATIONS = ["sigmoid", "tanh", "relu"]
 OUTPUTS = ["softmax", "sigmoid"]
@@ -79,7 +79,7 @@ def test_scipy_blas_runs_on_one_thread_and_numpys_is_untouched():
         "import numpy as np\n"
         "from threadpoolctl import threadpool_info\n"
         "before = {i['filepath']: i['num_threads'] for i in threadpool_info()}\n"
-        "from digitnet import blas\n"
+        "from digitnet.nn import blas\n"
         "blas.scal(np.ones(3, np.float32), 2.0)\n"
         "for i in threadpool_info():\n"
         "    if i['user_api'] == 'blas':\n"
@@ -186,7 +186,7 @@ def test_optimiser_steps_follow_their_formulas(kind, packed):
 
 
 def test_network_import_does_not_load_scipy():
-    code = "import sys, digitnet.network, digitnet.optim; print('scipy' in sys.modules)"
+    code = "import sys, digitnet.nn.network, digitnet.nn.optim; print('scipy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -195,7 +195,7 @@ def test_gathering_uint8_pixels_trains_exactly_like_float_inputs():
     from dataclasses import replace
 
     from digitnet.config import Config
-    from digitnet.train import split_validation, train
+    from digitnet.training.train import split_validation, train
 
     rng = np.random.default_rng(5)
     images = rng.integers(0, 256, (300, 28, 28), dtype=np.uint8)
@@ -273,7 +273,7 @@ def test_softmax_log_normaliser_gives_the_log_softmax_cost(dtype):
 
 def test_training_packs_theta_and_keeps_it_packed():
     from digitnet.config import Config
-    from digitnet.train import TrainState, split_validation, train
+    from digitnet.training.train import TrainState, split_validation, train
 
     rng = np.random.default_rng(7)
     images = rng.integers(0, 256, (100, 28, 28), dtype=np.uint8)

@@ -93,8 +93,8 @@ def gradcheck(
     """
     import numpy as np
 
-    from digitnet import gradcheck as gc
-    from digitnet.network import OUTPUTS
+    from digitnet.insight import gradcheck as gc
+    from digitnet.nn.network import OUTPUTS
 
     config, ckpt = _config_or_checkpoint(config_file, checkpoint_path)
     rng = np.random.default_rng(seed)
@@ -216,7 +216,7 @@ def _format_gradcheck(result: Any) -> str:
 def diagram(config_file: Path | None, checkpoint_path: Path | None, output: Path) -> None:
     """Draw the 784-H-10 network in the derivation's notation: layers, θ shapes,
     the forward pass and δ^(3), δ^(2) flowing back with the gradient formulas."""
-    from digitnet import diagram as diagram_module
+    from digitnet.insight import diagram as diagram_module
 
     diagram_module.check_path(output)
     config, _ = _config_or_checkpoint(config_file, checkpoint_path)
@@ -260,8 +260,8 @@ def explain(image: Path, checkpoint_path: Path, label: int | None, as_json: bool
     from dataclasses import asdict
 
     from digitnet import checkpoint
-    from digitnet import explain as explain_module
-    from digitnet.preprocess import image_to_input
+    from digitnet.images.preprocess import image_to_input
+    from digitnet.insight import explain as explain_module
 
     ckpt = checkpoint.load(checkpoint_path)
     x = image_to_input(image)
@@ -317,8 +317,9 @@ def explain(image: Path, checkpoint_path: Path, label: int | None, as_json: bool
 )
 def weights(checkpoint_path: Path, output: Path) -> None:
     """Show each hidden unit's row of θ^(1) as a 28x28 tile: what each unit looks for."""
-    from digitnet import checkpoint, plots
+    from digitnet import checkpoint
     from digitnet.errors import DigitnetError
+    from digitnet.insight import plots
 
     if output.suffix.lower() != ".png":
         raise DigitnetError(f"cannot write {output.name!r} — name the output file .png")

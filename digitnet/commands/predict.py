@@ -27,7 +27,7 @@ def _choose_checkpoint(checkpoint_path: Path | None) -> tuple[Path, bool]:
         return checkpoint_path, False
     if DEFAULT_CHECKPOINT.exists():
         return DEFAULT_CHECKPOINT, False
-    from digitnet.reading import bundled_checkpoint
+    from digitnet.images.reading import bundled_checkpoint
 
     return bundled_checkpoint(), True
 
@@ -141,7 +141,7 @@ def predict(
     from digitnet import checkpoint
     from digitnet.atomic import write_text
     from digitnet.errors import DigitnetError
-    from digitnet.reading import UNCERTAIN_BELOW, read_image
+    from digitnet.images.reading import UNCERTAIN_BELOW, read_image
 
     if csv_file is not None and (csv_file.is_dir() or not csv_file.parent.is_dir()):
         # Checked before reading anything, so a typo costs one line, not a whole run.
@@ -220,7 +220,7 @@ def _each_image(images: Sequence[Path]) -> Iterator[tuple[Path, str]]:
     """(path, "") for every image named or found below a named folder; (folder, error)
     for a folder without images, so the other arguments are still read."""
     from digitnet.errors import DigitnetError
-    from digitnet.reading import find_images
+    from digitnet.images.reading import find_images
 
     for item in images:
         try:

@@ -61,8 +61,8 @@ def lr_find(
     lowest smoothed cost. Uses the training split only.
     """
     from digitnet import config as config_module
-    from digitnet import lrfind, runner
-    from digitnet.train import split_validation
+    from digitnet.training import lrfind, runner
+    from digitnet.training.train import split_validation
 
     overrides = {"data_dir": str(data_dir)} if data_dir is not None else {}
     config = config_module.load(config_file, overrides)
@@ -117,10 +117,10 @@ def augment_preview(
     from PIL import Image
 
     from digitnet import config as config_module
-    from digitnet import datasets
     from digitnet.atomic import atomic_write
-    from digitnet.augment import Distortion, preview_grid
-    from digitnet.train import to_inputs
+    from digitnet.data import download, idx
+    from digitnet.data.augment import Distortion, preview_grid
+    from digitnet.training.train import to_inputs
 
     overrides = {"data_dir": str(data_dir)} if data_dir is not None else {}
     config = config_module.load(config_file, overrides)
@@ -130,8 +130,8 @@ def augment_preview(
             "this config has no augmentation — pass e.g. --config configs/best.yaml"
         )
     folder = _resolve_data_dir(Path(config.data_dir))
-    datasets.ensure_dataset(config.dataset, folder)
-    images, _ = datasets.load_split(config.dataset, folder, "train")
+    download.ensure_dataset(config.dataset, folder)
+    images, _ = idx.load_split(config.dataset, folder, "train")
     rng = np.random.default_rng(seed)
     picked = rng.choice(len(images), size=samples, replace=False)
     grid = preview_grid(to_inputs(images[picked]), rng, distortion, variants)

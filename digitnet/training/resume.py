@@ -27,8 +27,8 @@ import numpy as np
 from digitnet import checkpoint
 from digitnet.config import Config
 from digitnet.errors import CheckpointError
-from digitnet.optim import make_optimizer
-from digitnet.train import EpochRecord, TrainState
+from digitnet.nn.optim import make_optimizer
+from digitnet.training.train import EpochRecord, TrainState
 
 RESUME_KEY = "resume"
 RESUME_FORMAT = 1

@@ -25,10 +25,12 @@ from typing import TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from digitnet import checkpoint, datasets, resume, runrecord
+from digitnet import checkpoint
 from digitnet.atomic import write_text
 from digitnet.config import Config
-from digitnet.train import (
+from digitnet.data import download, idx
+from digitnet.training import resume, runrecord
+from digitnet.training.train import (
     BatchHook,
     EpochRecord,
     TrainingData,
@@ -58,8 +60,8 @@ def load_training_data(
     config: Config, data_dir: Path, mirrors: Sequence[str] | None, progress: bool
 ) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
     """The training split, downloaded first if any file is missing."""
-    datasets.ensure_dataset(config.dataset, data_dir, mirrors, progress=progress)
-    return datasets.load_split(config.dataset, data_dir, "train")
+    download.ensure_dataset(config.dataset, data_dir, mirrors, progress=progress)
+    return idx.load_split(config.dataset, data_dir, "train")
 
 
 def _diverging_quietly(epochs: Iterator[T]) -> Iterator[T]:

@@ -26,8 +26,8 @@ from typing import Any, TypeAlias
 import numpy as np
 from numpy.typing import NDArray
 
-from digitnet import blas
-from digitnet.activations import ACTIVATIONS, log_softmax, sigmoid, softmax, softplus
+from digitnet.nn import blas
+from digitnet.nn.activations import ACTIVATIONS, log_softmax, sigmoid, softmax, softplus
 
 Array: TypeAlias = NDArray[np.floating]
 Labels: TypeAlias = NDArray[np.integer]
@@ -148,7 +148,7 @@ class Workspace:
 
     Training runs forward and backprop thousands of times per epoch with the same
     shapes. Writing every result into these arrays (``out=`` products, in-place
-    ufuncs, BLAS ``axpy`` for the L2 term: digitnet/blas.py) instead of fresh ones
+    ufuncs, BLAS ``axpy`` for the L2 term: digitnet/nn/blas.py) instead of fresh ones
     keeps a step close to the time of its five matrix products (benchmarks/speed.py).
     The ``Cache`` and gradients returned are views into the workspace: the next call
     with the same workspace overwrites them.
@@ -207,7 +207,7 @@ class Workspace:
 
 
 def _add_scaled(workspace: Workspace | None) -> AddScaled:
-    """y ← y + c x: one BLAS ``axpy`` pass when training with a workspace (digitnet/blas.py),
+    """y ← y + c x: one BLAS ``axpy`` pass when training with a workspace (digitnet/nn/blas.py),
     plain numpy otherwise (no scipy import outside training)."""
     return blas.axpy if workspace is not None else _numpy_add_scaled
 

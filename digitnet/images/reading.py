@@ -23,8 +23,9 @@ from numpy.typing import NDArray
 
 from digitnet.checkpoint import Checkpoint
 from digitnet.errors import ImageError
-from digitnet.network import predict_proba
-from digitnet.preprocess import IMAGE_SIZE, image_to_inputs
+from digitnet.images.preprocess import image_to_inputs
+from digitnet.nn.network import predict_proba
+from digitnet.vocabulary import IMAGE_SIDE
 
 __all__ = [
     "BUNDLED_NAME",
@@ -118,7 +119,7 @@ class Reading:
     def images(self) -> list[NDArray[np.uint8]]:
         """The network's inputs as 8-bit 28×28 images (light ink on black, as MNIST)."""
         pixels = np.round(self.inputs * 255).astype(np.uint8)
-        return [row.reshape(IMAGE_SIZE, IMAGE_SIZE) for row in pixels]
+        return [row.reshape(IMAGE_SIDE, IMAGE_SIDE) for row in pixels]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready; a one-digit reading also has DESIGN.md's digit/probabilities keys."""

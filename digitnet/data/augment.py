@@ -98,7 +98,7 @@ def smooth(u: NDArray[np.float32], G: NDArray[np.float32]) -> NDArray[np.float32
     (digitnet/blas.gemm), which has no worker threads of its own, so nothing competes
     with numpy's thread pool, which runs the training step's products.
     """
-    from digitnet import blas
+    from digitnet.nn import blas
 
     shape = u.shape
     flat = u.reshape(-1, SIDE)

@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from digitnet.augment import Distortion, distort
 from digitnet.config import Config
+from digitnet.data.augment import Distortion, distort
 from digitnet.errors import TrainingError
-from digitnet.network import (
+from digitnet.nn.network import (
     N_INPUTS,
     Params,
     Workspace,
@@ -29,8 +29,8 @@ from digitnet.network import (
     init_params,
     l2_penalty,
 )
-from digitnet.optim import Momentum, make_optimizer
-from digitnet.schedules import Schedule
+from digitnet.nn.optim import Momentum, make_optimizer
+from digitnet.nn.schedules import Schedule
 
 #: a^(1) = pixel / 255 ∈ [0, 1] (DESIGN.md)
 PIXEL_SCALE = np.float32(1 / 255)

@@ -22,9 +22,9 @@ import numpy as np
 
 from digitnet.config import Config
 from digitnet.errors import TrainingError
-from digitnet.network import backprop, data_cost, forward, init_params
-from digitnet.optim import make_optimizer
-from digitnet.train import TrainingData
+from digitnet.nn.network import backprop, data_cost, forward, init_params
+from digitnet.nn.optim import make_optimizer
+from digitnet.training.train import TrainingData
 
 SMOOTHING = 0.05  # weight of the newest batch in the exponential moving average of the cost
 DIVERGED = 4.0  # stop once the smoothed cost exceeds this multiple of its minimum
@@ -100,7 +100,7 @@ def plot(result: RangeTest, path: Path) -> None:
     matplotlib.use("Agg")  # no display needed; imported here so the CLI starts fast
     import matplotlib.pyplot as plt
 
-    from digitnet.plots import save_png
+    from digitnet.insight.plots import save_png
 
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(result.learning_rates, result.costs, color="0.75", lw=0.8, label="batch cost")

@@ -13,9 +13,9 @@ from typing import Protocol
 
 import numpy as np
 
-from digitnet import blas
 from digitnet.errors import CheckpointError
-from digitnet.network import Array, Params
+from digitnet.nn import blas
+from digitnet.nn.network import Array, Params
 
 OPTIMIZERS = ("momentum", "nesterov")
 
@@ -50,7 +50,7 @@ class Momentum:
         self._flats: dict[str, tuple[tuple[Array, ...], Array | None]] = {}
 
     def step(self, params: Params, grads: Params, learning_rate: float) -> None:
-        # In place through BLAS (digitnet/blas.py): one pass per line, no temporaries. When θ,
+        # In place through BLAS (digitnet/nn/blas.py): one pass per line, no temporaries. When θ,
         # its gradient and v are each one array (Params.pack; train.py packs θ, and the
         # Workspace its gradients), each line is one call over all of θ, else one per block.
         theta, grad, v = self._flat("θ", params), self._flat("grad", grads), self._velocity_flat

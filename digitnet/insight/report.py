@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from digitnet import plots
 from digitnet.atomic import write_text
-from digitnet.metrics import Report
+from digitnet.insight import plots
+from digitnet.insight.metrics import Report
 
 N_BINS = 15  # Guo et al. use 15 equal-width confidence bins
 GALLERY_SIZE = 32  # mistakes shown in the gallery (report.json lists all of them)
@@ -198,8 +198,8 @@ def write_for_checkpoint(
     about: dict[str, Any],
 ) -> Path:
     """``write`` for a checkpoint: h_θ(x) for every image (in batches), then the report."""
-    from digitnet.network import predict_proba
-    from digitnet.train import EVAL_BATCH, to_inputs
+    from digitnet.nn.network import predict_proba
+    from digitnet.training.train import EVAL_BATCH, to_inputs
 
     probabilities = np.empty((len(images), 10), dtype=np.float64)
     for start in range(0, len(images), EVAL_BATCH):

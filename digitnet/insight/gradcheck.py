@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from digitnet import network
-from digitnet.network import N_CLASSES, N_INPUTS, Params
+from digitnet.nn import network
+from digitnet.nn.network import N_CLASSES, N_INPUTS, Params
 
 Array = NDArray[np.float64]
 
@@ -231,11 +231,11 @@ def mnist_batch(
     dataset: str, data_dir: Path, m: int, rng: np.random.Generator
 ) -> tuple[Array, NDArray[np.int64]] | None:
     """m random training examples as float64 a^(1) rows, or None when the files are missing."""
-    from digitnet import datasets
-    from digitnet.train import to_inputs
+    from digitnet.data import idx, registry
+    from digitnet.training.train import to_inputs
 
-    if datasets.missing_files(dataset, data_dir):
+    if registry.missing_files(dataset, data_dir):
         return None
-    images, labels = datasets.load_split(dataset, data_dir, "train")
+    images, labels = idx.load_split(dataset, data_dir, "train")
     rows = np.sort(rng.choice(len(images), size=min(m, len(images)), replace=False))
     return to_inputs(images[rows]).astype(np.float64), labels[rows].astype(np.int64)

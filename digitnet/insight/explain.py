@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from digitnet import network
-from digitnet.activations import ACTIVATIONS
-from digitnet.network import Params
+from digitnet.nn import network
+from digitnet.nn.activations import ACTIVATIONS
+from digitnet.nn.network import Params
 
 SHOWN = 5  # values shown per vector or matrix
 

@@ -18,10 +18,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from digitnet import __version__, datasets
+from digitnet import __version__
 from digitnet.atomic import write_text
 from digitnet.config import Config
-from digitnet.train import EpochRecord
+from digitnet.data import checksum, registry
+from digitnet.training.train import EpochRecord
 
 #: packages whose versions can change a result
 PACKAGES = ("numpy", "scipy", "PyYAML", "click")
@@ -44,10 +45,10 @@ def package_versions() -> dict[str, str]:
 
 def dataset_md5s(config: Config) -> dict[str, str]:
     """MD5 of each file of the dataset that is present in the data directory."""
-    spec = datasets.get_spec(config.dataset)
-    folder = datasets.dataset_dir(config.dataset, Path(config.data_dir))
+    spec = registry.get_spec(config.dataset)
+    folder = registry.dataset_dir(config.dataset, Path(config.data_dir))
     return {
-        name: datasets.file_md5(folder / name) for name in spec.files if (folder / name).is_file()
+        name: checksum.file_md5(folder / name) for name in spec.files if (folder / name).is_file()
     }
 
 

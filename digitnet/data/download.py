@@ -1,4 +1,4 @@
-"""Datasets: a registry of where they live, a checked downloader, and an IDX reader.
+"""The checked downloader: mirrors, retries, resumable partial files, a lock.
 
 Four promises drive the code below:
 
@@ -43,27 +43,20 @@ once, and the second finds the files the first completed.
 from __future__ import annotations
 
 import errno
-import gzip
-import hashlib
 import logging
-import math
 import os
 import re
-import struct
 import sys
 import time
-import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import numpy as np
-from numpy.typing import NDArray
-
+from digitnet.data.checksum import CHUNK_BYTES, hash_file, warn_if_modified
+from digitnet.data.registry import dataset_dir, default_mirrors, get_spec, missing_files, unique
 from digitnet.errors import ChecksumError, DatasetError
 
 if TYPE_CHECKING:  # requests is imported lazily: `digitnet predict` must start fast
@@ -71,19 +64,9 @@ if TYPE_CHECKING:  # requests is imported lazily: `digitnet predict` must start 
 
 logger = logging.getLogger("digitnet")
 
-# MNIST geometry: every image is IMAGE_SIDE × IMAGE_SIDE 8-bit gray levels, one of
-# NUM_CLASSES digits (http://yann.lecun.com/exdb/mnist/).
-IMAGE_SIDE = 28
-IMAGE_PIXELS = IMAGE_SIDE * IMAGE_SIDE  # 784, the size of a^(1)
-NUM_CLASSES = 10
-
-DATA_DIR_ENV = "DIGITNET_DATA_DIR"
-MIRROR_ENV = "DIGITNET_MIRROR"
-
 # requests timeouts in seconds: (connect, read between two chunks). A mirror that
 # does not answer within 10 s is skipped; a stalled transfer gives up after 60 s.
 TIMEOUT = (10, 60)
-CHUNK_BYTES = 1 << 16
 # urllib3 Retry for one request: this many retries of a refused/reset connection,
 # a timeout or a RETRY_STATUSES answer. urllib3 waits BACKOFF_SECONDS × 2^(k−1)
 # before retry k ≥ 2 (none before the first), i.e. 0, 1, 2 s here.
@@ -95,201 +78,9 @@ RESUME_ATTEMPTS = 4
 LOCK_NAME = ".digitnet-download.lock"
 
 
-@dataclass(frozen=True)
-class DatasetSpec:
-    """Where a dataset is published and how to recognise its genuine files.
-
-    ``checksums`` maps each file name to its published MD5 (in download order);
-    ``splits`` maps ``"train"``/``"test"`` to its (images, labels) file names.
-    A mirror is a base URL: a file's URL is ``base.rstrip("/") + "/" + name``.
-    ``subdir`` is the dataset's folder under the data directory ("" = the data
-    directory itself, MNIST's historical place).
-    """
-
-    name: str
-    mirrors: tuple[str, ...]
-    checksums: Mapping[str, str]
-    splits: Mapping[str, tuple[str, str]]
-    subdir: str = ""
-
-    @property
-    def files(self) -> list[str]:
-        """The dataset's file names, in download order."""
-        return list(self.checksums)
-
-
-# All three datasets use MNIST's four file names and IDX layout.
-_MNIST_SPLITS = {
-    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
-}
-
-DATASETS: dict[str, DatasetSpec] = {
-    "mnist": DatasetSpec(
-        name="mnist",
-        # Widely used copies first (ossci-datasets is torchvision's own mirror);
-        # the original site comes last because scripts have often found it slow
-        # or refusing (HTTP 403/503).
-        mirrors=(
-            "https://ossci-datasets.s3.amazonaws.com/mnist/",
-            "https://storage.googleapis.com/cvdf-datasets/mnist/",
-            "http://yann.lecun.com/exdb/mnist/",
-        ),
-        # yann.lecun.com publishes no checksums; these MD5s are the ones
-        # torchvision pins in `MNIST.resources` (torchvision/datasets/mnist.py).
-        # Whatever mirror serves a file, its bytes must match them.
-        checksums={
-            "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-            "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
-            "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
-            "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
-        },
-        splits=_MNIST_SPLITS,
-    ),
-    # Zalando's clothing images (Xiao, Rasul & Vollgraf 2017). Mirrors and MD5s are
-    # the ones in the "Get the Data" table of github.com/zalandoresearch/fashion-mnist
-    # (README.md); the repository also holds the files under data/fashion/.
-    # Debian's dataset-fashion-mnist package ships the same images and labels,
-    # but recompressed without the gzip header's file name, so its .gz files have
-    # other MD5s: placed by hand they are used with a warning, as any modified file.
-    "fashion-mnist": DatasetSpec(
-        name="fashion-mnist",
-        mirrors=(
-            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-            "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
-        ),
-        checksums={
-            "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-            "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
-            "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
-            "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
-        },
-        splits=_MNIST_SPLITS,
-        subdir="fashion-mnist",
-    ),
-    # Kuzushiji-MNIST (Clanuwat et al. 2018, arXiv:1812.01718), ten classical
-    # Japanese characters. The download links are those of
-    # github.com/rois-codh/kmnist (README.md), which publishes no checksums; these
-    # MD5s are the ones torchvision pins in `KMNIST.resources`.
-    "kmnist": DatasetSpec(
-        name="kmnist",
-        mirrors=(
-            "https://codh.rois.ac.jp/kmnist/dataset/kmnist/",
-            "http://codh.rois.ac.jp/kmnist/dataset/kmnist/",
-        ),
-        checksums={
-            "train-images-idx3-ubyte.gz": "bdb82020997e1d708af4cf47b453dcf7",
-            "train-labels-idx1-ubyte.gz": "e144d726b3acfaa3e44228e80efcd344",
-            "t10k-images-idx3-ubyte.gz": "5c965bf0a639b31b8f53240b1b52f4d7",
-            "t10k-labels-idx1-ubyte.gz": "7320c461ea6c1c855c0b718fb2a4b134",
-        },
-        splits=_MNIST_SPLITS,
-        subdir="kmnist",
-    ),
-}
-
-
-# ---------------------------------------------------------------------------
-# Defaults and lookups
-
-
-def get_spec(dataset: str) -> DatasetSpec:
-    """Return the registry entry for ``dataset`` or explain which names exist."""
-    try:
-        return DATASETS[dataset]
-    except KeyError:
-        known = ", ".join(sorted(DATASETS))
-        raise DatasetError(f"unknown dataset {dataset!r} — choose one of: {known}") from None
-
-
-def default_data_dir() -> Path:
-    """``$DIGITNET_DATA_DIR`` if set and non-empty, else ``./data``."""
-    return Path(os.environ.get(DATA_DIR_ENV) or "data")
-
-
-def dataset_dir(dataset: str, data_dir: Path) -> Path:
-    """The folder that holds ``dataset``'s files: ``data_dir`` for MNIST, else a sub-folder.
-
-    ``dataset_dir("fashion-mnist", Path("data")) == Path("data/fashion-mnist")``.
-    """
-    subdir = get_spec(dataset).subdir
-    return data_dir / subdir if subdir else data_dir
-
-
-def default_mirrors(dataset: str) -> list[str]:
-    """Mirrors to try, in order: those in ``$DIGITNET_MIRROR``, then the registry's.
-
-    The variable may hold several base URLs separated by whitespace or commas.
-    They are tried *before* the registry's rather than instead of them, so that a
-    local or company mirror that lacks a file still falls back to the public
-    ones. (An explicit ``mirrors`` argument to :func:`download`, i.e.
-    ``--mirror``, is used on its own.)
-    """
-    from_env = re.split(r"[\s,]+", os.environ.get(MIRROR_ENV, ""))
-    return _unique([m for m in from_env if m] + list(get_spec(dataset).mirrors))
-
-
-def missing_files(dataset: str, data_dir: Path) -> list[str]:
-    """Names of the dataset's files that are not in its folder under ``data_dir``."""
-    folder = dataset_dir(dataset, data_dir)
-    return [name for name in get_spec(dataset).files if not (folder / name).is_file()]
-
-
 def partial_path(dest: Path) -> Path:
     """Where the download of ``dest`` keeps its resumable partial: ``.<name>.part``."""
     return dest.with_name(f".{dest.name}.part")
-
-
-# ---------------------------------------------------------------------------
-# Checksums
-
-
-_md5_cache: dict[tuple[str, int, int, int], str] = {}
-_warned_modified: set[tuple[str, str]] = set()
-
-
-def file_md5(path: Path) -> str:
-    """Hex MD5 of ``path``, hashed in chunks so a large file never sits in memory.
-
-    Results are cached per (path, inode, size, mtime) for the life of the process, so
-    loading a split repeatedly does not hash 10 MB every time.
-    """
-    try:
-        stat = path.stat()
-        key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
-        if key not in _md5_cache:
-            _md5_cache[key] = _hash_file(path)
-    except OSError as exc:
-        raise DatasetError(
-            f"cannot read {path}: {exc.strerror or exc} — check that it is a readable file"
-        ) from None
-    return _md5_cache[key]
-
-
-def _hash_file(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _warn_if_modified(path: Path, expected_md5: str) -> None:
-    """Warn when ``path`` is not the published file: once per file and content.
-
-    Used for files found in the data directory, which may have been put there by
-    hand on purpose; they are never rejected on their checksum alone.
-    """
-    actual = file_md5(path)
-    if actual != expected_md5 and (str(path), actual) not in _warned_modified:
-        _warned_modified.add((str(path), actual))
-        logger.warning(
-            "%s differs from the published file (MD5 %s, expected %s) — using it as is; "
-            "delete it and run `digitnet download` to get the original",
-            path,
-            actual,
-            expected_md5,
-        )
 
 
 # ---------------------------------------------------------------------------
@@ -318,7 +109,7 @@ def download(
     """
     spec = get_spec(dataset)
     folder = dataset_dir(dataset, data_dir)
-    bases = _unique(list(mirrors)) if mirrors is not None else default_mirrors(dataset)
+    bases = unique(list(mirrors)) if mirrors is not None else default_mirrors(dataset)
     _make_dir(folder)
     written = []
     with _DownloadLock(folder), _session() as session:
@@ -327,7 +118,7 @@ def download(
         for name, md5 in spec.checksums.items():
             dest = folder / name
             if dest.is_file():
-                _warn_if_modified(dest, md5)
+                warn_if_modified(dest, md5)
                 continue
             _fetch_from_mirrors(session, name, md5, bases, dest, progress)
             written.append(dest)
@@ -499,7 +290,7 @@ def _fetch(session: requests.Session, url: str, md5: str, dest: Path, progress: 
         else:
             # The partial stays: the next mirror, or the next run, resumes it.
             raise _MirrorError(f"{_host(url)}: {reason}")
-        if _hash_file(part) != md5:
+        if hash_file(part) != md5:
             part.unlink()
             if resumed:
                 # The bytes kept from before may be what is wrong (a different
@@ -667,164 +458,3 @@ def _make_dir(folder: Path) -> None:
             f"cannot create data directory {folder}: {exc.strerror or exc} — "
             "pass --data-dir with a writable folder"
         ) from exc
-
-
-def _unique(items: list[str]) -> list[str]:
-    """``items`` without repeats, first occurrence kept."""
-    return list(dict.fromkeys(items))
-
-
-# ---------------------------------------------------------------------------
-# IDX files
-
-# The IDX format (http://yann.lecun.com/exdb/mnist/, bottom of the page): a
-# big-endian header of magic number 0x0000TTNN (TT = element type, NN = number of
-# dimensions), then NN uint32 sizes, then the elements in row-major order.
-_IDX_UBYTE = 0x08
-_IDX_MAX_DIMS = 3  # images (n, rows, cols); labels have 1
-# The largest IDX body read: 5 × MNIST's 47 MB train images. A header claiming
-# more is refused before any byte is read, so neither a lying header nor a gzip
-# bomb behind a header that tells the truth about it can exhaust memory.
-MAX_IDX_BYTES = 256 * 1024 * 1024
-
-
-def read_idx(path: Path) -> NDArray[np.uint8]:
-    """Read a gzip-compressed IDX file of unsigned bytes (MNIST's format).
-
-    Accepts images (magic 0x00000803, 3 dims) and labels (0x00000801, 1 dim).
-    The header's sizes are checked against the bytes actually present, so a
-    lying or damaged header cannot trigger a huge allocation, and a file with
-    too few or too many bytes is rejected.
-    """
-    try:
-        with gzip.open(path, "rb") as f:
-            shape = _read_idx_header(path, f)
-            expected = math.prod(shape)  # Python ints: no overflow from a lying header
-            # A zero dimension makes the product 0 whatever the others claim, and numpy
-            # refuses a (0, 3e9, 46341) array; an empty dataset file is damaged anyway.
-            if expected == 0:
-                size = "x".join(map(str, shape))
-                raise _invalid_idx(path, f"header claims {size}: no data")
-            if expected > MAX_IDX_BYTES:
-                size = "x".join(map(str, shape))
-                raise _invalid_idx(
-                    path,
-                    f"header claims {size} = {expected} bytes, more than the"
-                    f" {MAX_IDX_BYTES // 2**20} MiB a dataset file may hold",
-                )
-            data = _read_at_most(f, expected + 1)
-    except FileNotFoundError:
-        raise DatasetError(
-            f"{path} not found — run `digitnet download` (or check --data-dir)"
-        ) from None
-    except EOFError:
-        raise _invalid_idx(path, "gzip data is truncated") from None
-    except (zlib.error, gzip.BadGzipFile):
-        raise _invalid_idx(path, "not gzip data, or corrupt") from None
-    except OSError as exc:
-        raise DatasetError(
-            f"cannot read {path}: {exc.strerror or exc} — check that it is a readable file"
-        ) from None
-    if len(data) != expected:
-        size = "x".join(map(str, shape))
-        raise _invalid_idx(path, f"header says {size} = {expected} bytes, file holds {len(data)}")
-    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
-
-
-def _read_idx_header(path: Path, f: gzip.GzipFile) -> tuple[int, ...]:
-    """Parse the magic number and dimension sizes; return the shape."""
-    magic = f.read(4)
-    if len(magic) < 4:
-        raise _invalid_idx(path, "file is shorter than an IDX header")
-    zero, dtype, ndim = struct.unpack(">HBB", magic)
-    if zero != 0 or not 1 <= ndim <= _IDX_MAX_DIMS:
-        raise _invalid_idx(path, f"bad magic number 0x{magic.hex()}")
-    if dtype != _IDX_UBYTE:
-        raise _invalid_idx(path, f"element type 0x{dtype:02x} is not unsigned byte (0x08)")
-    sizes = f.read(4 * ndim)
-    if len(sizes) < 4 * ndim:
-        raise _invalid_idx(path, "header is truncated")
-    return struct.unpack(f">{ndim}I", sizes)
-
-
-def _read_at_most(f: gzip.GzipFile, limit: int) -> bytearray:
-    """Read up to ``limit`` bytes in chunks, growing only with what is really there.
-
-    A bytearray keeps the array writable for callers (np.frombuffer on bytes
-    would be read-only).
-    """
-    data = bytearray()
-    while len(data) < limit:
-        chunk = f.read(min(CHUNK_BYTES * 16, limit - len(data)))
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def _invalid_idx(path: Path, why: str) -> DatasetError:
-    return DatasetError(
-        f"{path} is not a valid IDX file: {why} — delete it and run `digitnet download`"
-    )
-
-
-# ---------------------------------------------------------------------------
-# Splits
-
-
-def load_split(
-    dataset: str, data_dir: Path, split: str
-) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
-    """Load one split as ``(images, labels)``.
-
-    ``images`` is (n, 28, 28) uint8 gray levels (0 = background); ``labels`` is
-    (n,) uint8 in 0..9. Files are checked for structure first; one whose MD5
-    differs from the published file (placed by hand, say) is then used with a
-    one-line warning.
-    """
-    spec = get_spec(dataset)
-    if split not in spec.splits:
-        raise DatasetError(f"unknown split {split!r} — choose one of: {', '.join(spec.splits)}")
-    images_name, labels_name = spec.splits[split]
-    folder = dataset_dir(dataset, data_dir)
-    images_path, labels_path = folder / images_name, folder / labels_name
-    for path in (images_path, labels_path):
-        if not path.is_file():
-            raise DatasetError(f"{path} not found — {_how_to_get(spec)}")
-
-    images = read_idx(images_path)
-    labels = read_idx(labels_path)
-    _check_images(images_path, images)
-    _check_labels(labels_path, labels, n_images=len(images))
-
-    _warn_if_modified(images_path, spec.checksums[images_name])
-    _warn_if_modified(labels_path, spec.checksums[labels_name])
-    return images, labels
-
-
-def _how_to_get(spec: DatasetSpec) -> str:
-    if not spec.subdir:
-        return (
-            "run `digitnet download`, or point --data-dir at the folder that holds "
-            f"the {spec.name} files"
-        )
-    return (
-        f"run `digitnet download --dataset {spec.name}`, or point --data-dir at the "
-        f"folder whose {spec.subdir}/ sub-folder holds the {spec.name} files"
-    )
-
-
-def _check_images(path: Path, images: NDArray[np.uint8]) -> None:
-    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
-        raise _invalid_idx(
-            path, f"expected images of shape (n, {IMAGE_SIDE}, {IMAGE_SIDE}), got {images.shape}"
-        )
-
-
-def _check_labels(path: Path, labels: NDArray[np.uint8], n_images: int) -> None:
-    if labels.ndim != 1:
-        raise _invalid_idx(path, f"expected a 1-D array of labels, got shape {labels.shape}")
-    if len(labels) != n_images:
-        raise _invalid_idx(path, f"{len(labels)} labels for {n_images} images")
-    if len(labels) and int(labels.max()) >= NUM_CLASSES:
-        raise _invalid_idx(path, f"label {int(labels.max())} is out of range 0..{NUM_CLASSES - 1}")

@@ -1,0 +1,2 @@
+"""Seeing inside: metrics, the diagram, gradient checks, traces of one example,
+plots and reports."""
