@@ -58,8 +58,8 @@ from numpy.typing import NDArray
 
 from digitnet.config import Config
 from digitnet.data import idx
-from digitnet.nn.network import N_CLASSES, N_INPUTS
 from digitnet.training.train import TrainingData, score, split_validation, to_inputs, train
+from digitnet.vocabulary import N_CLASSES, N_INPUTS
 
 HIDDEN_SIZES = (100, 800)
 BATCH_SIZES = (32, 128, 512)

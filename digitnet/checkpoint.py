@@ -25,7 +25,8 @@ from digitnet import __version__
 from digitnet.atomic import atomic_write
 from digitnet.config import Config, from_dict
 from digitnet.errors import CheckpointError, ConfigError
-from digitnet.nn.network import N_CLASSES, N_INPUTS, Params
+from digitnet.nn.network import PARAM_NAMES, Params
+from digitnet.vocabulary import N_CLASSES, N_INPUTS
 
 FORMAT_VERSION = 1
 #: No digitnet checkpoint comes near this (H = 300 is 0.9 MB); a file that would
@@ -33,7 +34,6 @@ FORMAT_VERSION = 1
 MAX_CHECKPOINT_BYTES = 1 << 30
 _ZIP_MAGIC = b"PK\x03\x04"
 _EXTRA_PREFIX = "extra_"
-PARAM_NAMES = ("W1", "b1", "W2", "b2")
 METADATA_KEY = "metadata"
 #: a^(1) = pixel / 255, so a^(1) ∈ [0, 1] (DESIGN.md)
 INPUT_NORMALISATION = {"scale": 1 / 255, "offset": 0.0}

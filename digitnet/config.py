@@ -20,7 +20,12 @@ from typing import Any
 
 import yaml
 
+from digitnet.data.registry import DATA_DIR_ENV, DATASETS
 from digitnet.errors import ConfigError
+from digitnet.nn.activations import ACTIVATIONS
+from digitnet.nn.network import OUTPUTS, Architecture
+from digitnet.nn.optim import OPTIMIZERS
+from digitnet.nn.schedules import KINDS as SCHEDULES
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,10 @@ class Config:
     # reproducibility
     seed: int = 0  # drives initialisation, shuffling, augmentation and dropout
 
+    @property
+    def architecture(self) -> Architecture:
+        return Architecture(self.hidden_size, self.activation, self.output)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -92,18 +101,18 @@ def _decay_factor(value: Any) -> str | None:
 
 #: key -> range/choice check (types come from the dataclass annotations)
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "dataset": _one_of("mnist", "fashion-mnist", "kmnist"),  # datasets.DATASETS (a test checks)
+    "dataset": _one_of(*DATASETS),
     "validation_size": _at_least(0),
     "hidden_size": _at_least(1),
-    "activation": _one_of("sigmoid", "tanh", "relu"),
-    "output": _one_of("softmax", "sigmoid"),
+    "activation": _one_of(*ACTIVATIONS),
+    "output": _one_of(*OUTPUTS),
     "learning_rate": _positive,
     "momentum": _fraction,
     "l2": _at_least(0),
     "batch_size": _at_least(1),
     "epochs": _at_least(1),
-    "optimizer": _one_of("momentum", "nesterov"),
-    "lr_schedule": _one_of("constant", "step", "exponential", "cosine"),
+    "optimizer": _one_of(*OPTIMIZERS),
+    "lr_schedule": _one_of(*SCHEDULES),
     "lr_warmup_epochs": _at_least(0),
     "lr_decay": _decay_factor,
     "lr_step_epochs": _at_least(1),
@@ -232,9 +241,6 @@ def read_yaml(path: Path) -> dict[str, Any]:
             f"{path} must hold a mapping of key: value lines — see configs/default.yaml"
         )
     return data
-
-
-DATA_DIR_ENV = "DIGITNET_DATA_DIR"
 
 
 def load(

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from digitnet.nn import network
 from digitnet.nn.activations import log_softmax, sigmoid, softmax
 from digitnet.nn.network import Params
+from digitnet.vocabulary import N_INPUTS
 
 ACTIVATIONS = ["sigmoid", "tanh", "relu"]
 OUTPUTS = ["softmax", "sigmoid"]
@@ -24,7 +25,7 @@ def tiny_problem(activation: str, hidden: int = 6, m: int = 5, seed: int = 0):
     # Non-zero biases so their gradients are exercised away from the symmetric start.
     params.b1[:] = rng.normal(0, 0.5, hidden)
     params.b2[:] = rng.normal(0, 0.5, 10)
-    X = rng.random((m, network.N_INPUTS))
+    X = rng.random((m, N_INPUTS))
     y = rng.integers(0, 10, m)
     return params, X, y
 

@@ -17,6 +17,7 @@ from digitnet.nn import blas, network
 from digitnet.nn.activations import softmax
 from digitnet.nn.network import Params, Workspace
 from digitnet.nn.optim import Momentum, Nesterov
+from digitnet.vocabulary import N_INPUTS
 
 ACTIVATIONS = ["sigmoid", "tanh", "relu"]
 OUTPUTS = ["softmax", "sigmoid"]
@@ -99,7 +100,7 @@ def problem(activation, hidden=6, m=5, dtype=np.float64, seed=0):
     params = network.init_params(hidden, activation, rng, dtype=dtype)
     params.b1[:] = rng.normal(0, 0.5, hidden)
     params.b2[:] = rng.normal(0, 0.5, 10)
-    X = rng.random((m, network.N_INPUTS)).astype(dtype)
+    X = rng.random((m, N_INPUTS)).astype(dtype)
     y = rng.integers(0, 10, m)
     mask = (rng.random((m, hidden)) > 0.3).astype(dtype) / 0.7
     return params, X, y, mask

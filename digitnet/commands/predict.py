@@ -1,6 +1,6 @@
 """``digitnet predict``: read the digits in users' images, files or folders.
 
-Registered on ``cli.main`` by the import at the end of cli.py. It only parses, calls
+It only parses, calls
 the library (`reading.py`) and prints. numpy and Pillow are imported inside the
 command, and nothing here imports scipy, matplotlib, requests or tqdm, because the
 start-up time of ``digitnet predict one.png`` is part of what users feel.
@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from digitnet.cli import DEFAULT_CHECKPOINT, json_option, main
+from digitnet.commands.options import DEFAULT_CHECKPOINT, json_option
 
 
 def _choose_checkpoint(checkpoint_path: Path | None) -> tuple[Path, bool]:
@@ -82,7 +82,7 @@ def _csv_text(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-@main.command()
+@click.command()
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--checkpoint",

@@ -36,13 +36,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
-from digitnet.config import Config
+from digitnet.vocabulary import IMAGE_SIDE
 
-SIDE = 28  # MNIST images are 28 × 28
+if TYPE_CHECKING:  # a type only: config.py reads its choices from this layer
+    from digitnet.config import Config
+
+
+SIDE = IMAGE_SIDE  # MNIST images are 28 × 28
 CENTRE = (SIDE - 1) / 2  # 13.5: rotation, scale and shear act about the image centre
 _PAD = 1  # zero border on each side, so any clipped coordinate has four neighbours
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from digitnet.atomic import atomic_write
 from digitnet.errors import DigitnetError
-from digitnet.nn.network import N_CLASSES, N_INPUTS
+from digitnet.vocabulary import N_CLASSES, N_INPUTS
 
 FORMATS = (".svg", ".png")
 

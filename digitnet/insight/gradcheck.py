@@ -33,7 +33,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from digitnet.nn import network
-from digitnet.nn.network import N_CLASSES, N_INPUTS, Params
+from digitnet.nn.network import Params
+from digitnet.vocabulary import N_CLASSES, N_INPUTS
 
 Array = NDArray[np.float64]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-N_CLASSES = 10
+from digitnet.vocabulary import N_CLASSES
 
 
 def accuracy(predicted: NDArray[np.integer], labels: NDArray[np.integer]) -> float:

@@ -16,12 +16,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from digitnet.atomic import atomic_write
+from digitnet.vocabulary import IMAGE_SIDE
 
 TRAIN_COLOUR = "#2b6cb0"
 VALIDATION_COLOUR = "#dd6b20"
 PRECISION_COLOUR = "#2b6cb0"
 RECALL_COLOUR = "#38a169"
-IMAGE_SIDE = 28
 DPI = 110
 
 

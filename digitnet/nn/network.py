@@ -28,15 +28,26 @@ from numpy.typing import NDArray
 
 from digitnet.nn import blas
 from digitnet.nn.activations import ACTIVATIONS, log_softmax, sigmoid, softmax, softplus
+from digitnet.vocabulary import N_CLASSES, N_INPUTS
 
 Array: TypeAlias = NDArray[np.floating]
 Labels: TypeAlias = NDArray[np.integer]
 AddScaled: TypeAlias = Callable[[Array, Array, float], Array]  # (y, x, c): y ← y + c x
 
-N_INPUTS = 784  # a^(1): 28 × 28 pixels
-N_CLASSES = 10  # a^(3): one unit per digit
 PARAM_NAMES = ("W1", "b1", "W2", "b2")  # Params' fields, in order (checked by a test)
-OUTPUTS = ("softmax", "sigmoid")
+OUTPUTS = ("softmax", "sigmoid")  # a^(3) = h_θ(x): softmax + cross-entropy, or the seed's sigmoid
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """The network's shape and functions: 784-H-10 with g = ``activation`` and ``output``."""
+
+    hidden_size: int  # H
+    activation: str = "sigmoid"  # g, a name in activations.ACTIVATIONS
+    output: str = "softmax"  # one of OUTPUTS
+
+    def __str__(self) -> str:
+        return f"{N_INPUTS}-{self.hidden_size}-{N_CLASSES} ({self.activation}, {self.output})"
 
 
 @dataclass

@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from digitnet.config import Config
+if TYPE_CHECKING:  # a type only: config.py reads its choices from this layer
+    from digitnet.config import Config
+
 
 KINDS = ("constant", "step", "exponential", "cosine")
 

@@ -20,7 +20,6 @@ from digitnet.config import Config
 from digitnet.data.augment import Distortion, distort
 from digitnet.errors import TrainingError
 from digitnet.nn.network import (
-    N_INPUTS,
     Params,
     Workspace,
     backprop,
@@ -31,6 +30,7 @@ from digitnet.nn.network import (
 )
 from digitnet.nn.optim import Momentum, make_optimizer
 from digitnet.nn.schedules import Schedule
+from digitnet.vocabulary import N_INPUTS
 
 #: a^(1) = pixel / 255 ∈ [0, 1] (DESIGN.md)
 PIXEL_SCALE = np.float32(1 / 255)
