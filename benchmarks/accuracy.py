@@ -27,8 +27,9 @@ from pathlib import Path
 
 from digitnet import config as config_module
 from digitnet.data import idx
+from digitnet.data.inputs import to_inputs
 from digitnet.training import runner
-from digitnet.training.train import score, to_inputs
+from digitnet.training.train import score
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from digitnet import config as config_module
 from digitnet.data import idx
-from digitnet.training.train import TrainingData, split_validation, train
+from digitnet.data.inputs import TrainingData, split_validation
+from digitnet.training.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 NO_AUGMENTATION = {

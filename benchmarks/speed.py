@@ -58,7 +58,8 @@ from numpy.typing import NDArray
 
 from digitnet.config import Config
 from digitnet.data import idx
-from digitnet.training.train import TrainingData, score, split_validation, to_inputs, train
+from digitnet.data.inputs import TrainingData, split_validation, to_inputs
+from digitnet.training.train import score, train
 from digitnet.vocabulary import N_CLASSES, N_INPUTS
 
 HIDDEN_SIZES = (100, 800)

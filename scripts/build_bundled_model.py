@@ -45,9 +45,10 @@ from PIL import Image
 
 from digitnet import checkpoint
 from digitnet.data import idx
+from digitnet.data.inputs import to_inputs
 from digitnet.images.geometry import centre_by_mass, fit_box, ink_box, to_mnist_form
 from digitnet.images.reading import BUNDLED_NAME
-from digitnet.training.train import score, to_inputs
+from digitnet.training.train import score
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "scripts" / "bundled_model.yaml"

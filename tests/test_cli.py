@@ -106,8 +106,8 @@ def test_same_seed_gives_identical_parameters(subset_dir, tmp_path, trained):
 
 def test_predict_on_test_pngs_agrees_with_checkpoint(runner, trained, subset_dir, tmp_path):
     """100 test digits saved as PNG are read as the checkpoint reads the raw arrays."""
+    from digitnet.data.inputs import to_inputs
     from digitnet.nn.network import predict_proba
-    from digitnet.training.train import to_inputs
 
     images = read_idx(subset_dir / "t10k-images-idx3-ubyte.gz")[:100]
     paths = []

@@ -16,10 +16,12 @@ from digitnet import checkpoint
 from digitnet.cli import main
 from digitnet.config import Config
 from digitnet.data import idx
-from digitnet.insight import plots, report
+from digitnet.data.inputs import split_validation
+from digitnet.insight import report
 from digitnet.nn import network
-from digitnet.training import runner
-from digitnet.training.train import split_validation, train
+from digitnet.training import curve, runner
+from digitnet.training.runfiles import RunFiles
+from digitnet.training.train import train
 
 
 def assert_sensible_png(path: Path, min_side: int = 300, max_side: int = 4000) -> None:
@@ -49,12 +51,12 @@ def fake_history(epochs: int) -> list[dict[str, float]]:
 @pytest.mark.parametrize("epochs", [1, 5, 60])
 def test_learning_curve(tmp_path, epochs):
     out = tmp_path / "curve.png"
-    plots.learning_curve(fake_history(epochs), out)
+    curve.learning_curve(fake_history(epochs), out)
     assert_sensible_png(out)
 
 
 def test_learning_curve_path_is_beside_the_checkpoint():
-    assert plots.learning_curve_path(Path("ck/model.npz")) == Path("ck/model.learning-curve.png")
+    assert RunFiles(Path("ck/model.npz")).learning_curve == Path("ck/model.learning-curve.png")
 
 
 def test_train_writes_the_learning_curve(tmp_path, monkeypatch):

@@ -19,10 +19,10 @@ from render_digits import Sample, breakdown, make_set
 
 from digitnet import checkpoint
 from digitnet.data.idx import read_idx
+from digitnet.data.inputs import to_inputs
 from digitnet.errors import ImageError
 from digitnet.images.reading import bundled_checkpoint, read_image
 from digitnet.nn.network import predict_proba
-from digitnet.training.train import to_inputs
 
 
 @pytest.fixture(scope="module")

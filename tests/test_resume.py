@@ -15,6 +15,7 @@ from digitnet import config
 from digitnet.cli import main
 from digitnet.errors import CheckpointError
 from digitnet.training import resume
+from digitnet.training.runfiles import RunFiles
 from digitnet.training.train import TrainState, train
 
 # Everything that carries state across epochs is switched on.
@@ -141,5 +142,5 @@ def test_cli_resume_refuses_other_settings(tmp_path):
 
 def test_checkpoint_for_inverts_resume_path():
     best = Path("runs/model.npz")
-    assert resume.checkpoint_for(resume.resume_path(best)) == best
-    assert resume.checkpoint_for(best) == best
+    assert RunFiles.of(RunFiles(best).resume_state).checkpoint == best
+    assert RunFiles.of(best).checkpoint == best

@@ -25,11 +25,13 @@ import numpy as np
 import pytest
 
 from digitnet import checkpoint, config
+from digitnet.data.inputs import split_validation
 from digitnet.errors import CheckpointError, TrainingError
 from digitnet.nn import network
 from digitnet.training import resume, runner
-from digitnet.training import train as train_module
-from digitnet.training.train import score, split_validation
+from digitnet.training import step as step_module
+from digitnet.training.runfiles import RunFiles
+from digitnet.training.train import score
 
 N_TRAIN, N_TEST, N_VALIDATION = 700, 50, 100
 
@@ -153,13 +155,13 @@ def test_divergence_in_a_later_epoch_keeps_the_last_good_epoch(
 ) -> None:
     """Epoch 1 trains; then the cost turns NaN (simulated): the epoch-1 checkpoint
     and resumable state stay, loadable, and the error gives the advice."""
-    real_cost = train_module.data_cost
+    real_cost = step_module.data_cost
     diverged = {"now": False}
 
     def cost(*args: object, **kwargs: object) -> float:
         return float("nan") if diverged["now"] else real_cost(*args, **kwargs)
 
-    monkeypatch.setattr(train_module, "data_cost", cost)
+    monkeypatch.setattr(step_module, "data_cost", cost)
     output = tmp_path / "model.npz"
 
     def after_epoch(record: object, improved: bool) -> None:
@@ -168,7 +170,7 @@ def test_divergence_in_a_later_epoch_keeps_the_last_good_epoch(
     with pytest.raises(TrainingError, match="the cost became nan in epoch 2 — lower the"):
         runner.run(settings(data_dir, epochs=5), output, progress=False, on_epoch=after_epoch)
     assert checkpoint.load(output).metrics["best_epoch"] == 1
-    assert resume.load(resume.resume_path(output)).state.epoch == 1
+    assert resume.load(RunFiles(output).resume_state).state.epoch == 1
 
 
 def test_non_finite_parameters_are_never_saved(tmp_path: Path) -> None:
@@ -245,7 +247,7 @@ def wait_for_epoch(state_file: Path, epoch: int, proc: subprocess.Popen[bytes]) 
 def test_ctrl_c_exits_cleanly_and_the_run_resumes(data_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     model = out / "model.npz"
-    state_file = resume.resume_path(model)
+    state_file = RunFiles(model).resume_state
     cmd = [sys.executable, "-m", "digitnet", "train", "--quiet", "--data-dir", str(data_dir)]
     proc = subprocess.Popen(
         [*cmd, "--config", str(long_config(tmp_path)), "--output", str(model)],
@@ -277,7 +279,7 @@ def test_ctrl_c_exits_cleanly_and_the_run_resumes(data_dir: Path, tmp_path: Path
         timeout=120,
     )
     assert done.returncode == 0, done.stderr.decode()
-    history = json.loads(runner.history_path(model).read_text())
+    history = json.loads(RunFiles(model).history.read_text())
     assert [r["epoch"] for r in history] == list(range(1, more + 1))
 
 
@@ -314,7 +316,7 @@ def test_sigkill_while_saving_leaves_complete_files_and_the_next_run_goes_on(
 ) -> None:
     out = tmp_path / "out"
     model = out / "model.npz"
-    state_file = resume.resume_path(model)
+    state_file = RunFiles(model).resume_state
     flag = tmp_path / "saving-now"
     args = ["train", "--quiet", "--data-dir", str(data_dir), "--output", str(model)]
     proc = subprocess.Popen(
@@ -376,7 +378,7 @@ def test_ctrl_c_before_the_first_epoch_ignores_an_older_state_file(
 
     model = tmp_path / "model.npz"
     runner.run(settings(data_dir, epochs=1), model, progress=False)  # an earlier run's state
-    old = resume.resume_path(model)
+    old = RunFiles(model).resume_state
     os.utime(old, (time.time() - 60, time.time() - 60))
 
     def interrupted(*args: object, **kwargs: object) -> None:

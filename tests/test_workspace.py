@@ -196,7 +196,8 @@ def test_gathering_uint8_pixels_trains_exactly_like_float_inputs():
     from dataclasses import replace
 
     from digitnet.config import Config
-    from digitnet.training.train import split_validation, train
+    from digitnet.data.inputs import split_validation
+    from digitnet.training.train import train
 
     rng = np.random.default_rng(5)
     images = rng.integers(0, 256, (300, 28, 28), dtype=np.uint8)
@@ -274,7 +275,8 @@ def test_softmax_log_normaliser_gives_the_log_softmax_cost(dtype):
 
 def test_training_packs_theta_and_keeps_it_packed():
     from digitnet.config import Config
-    from digitnet.training.train import TrainState, split_validation, train
+    from digitnet.data.inputs import split_validation
+    from digitnet.training.train import TrainState, train
 
     rng = np.random.default_rng(7)
     images = rng.integers(0, 256, (100, 28, 28), dtype=np.uint8)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitnet.training.train import TrainingData
+from digitnet.data.inputs import TrainingData
 
 
 def synthetic_data(n=240, v=60, seed=0) -> TrainingData:

@@ -53,7 +53,7 @@ def augment_preview(
     from digitnet.atomic import atomic_write
     from digitnet.data import download, idx
     from digitnet.data.augment import Distortion, preview_grid
-    from digitnet.training.train import to_inputs
+    from digitnet.data.inputs import to_inputs
 
     overrides = {"data_dir": str(data_dir)} if data_dir is not None else {}
     config = config_module.load(config_file, overrides)

@@ -32,22 +32,22 @@ def evaluate(
     checkpoint_path: Path, data_dir: Path | None, split: str, as_json: bool, report_dir: Path | None
 ) -> None:
     """Accuracy, per-class precision and recall, and the confusion matrix."""
-    from digitnet import checkpoint
-    from digitnet.data import download, idx
-    from digitnet.insight import metrics
-    from digitnet.training.train import score, to_inputs
+    import digitnet
 
-    ckpt = checkpoint.load(checkpoint_path)
+    model = digitnet.load_model(checkpoint_path)
     folder = resolve_data_dir(data_dir)
-    download.ensure_dataset(ckpt.config.dataset, folder, progress=not as_json)
-    images, labels = idx.load_split(ckpt.config.dataset, folder, split)
-    _, _, predicted = score(ckpt.params, to_inputs(images), labels, ckpt.config, n_train=1)
-    rep = metrics.report(labels, predicted)
+    rep = digitnet.evaluate(model, folder, split, progress=not as_json)
+    labels = rep.labels
+    ckpt = model.checkpoint
     if report_dir is not None:  # issue 6: figures and HTML (digitnet/insight/report.py)
+        from digitnet.data import idx
         from digitnet.insight import report
 
+        images, _ = idx.load_split(ckpt.config.dataset, folder, split)
         about = {"checkpoint": str(checkpoint_path), "dataset": ckpt.config.dataset, "split": split}
-        page = report.write_for_checkpoint(report_dir, ckpt, images, labels, predicted, rep, about)
+        page = report.write_for_checkpoint(
+            report_dir, ckpt, images, labels, rep.predicted, rep, about
+        )
         click.echo(f"wrote the report {page}", err=True)
     if as_json:
         out: dict[str, Any] = {

@@ -54,8 +54,8 @@ def lr_find(
     lowest smoothed cost. Uses the training split only.
     """
     from digitnet import config as config_module
+    from digitnet.data.inputs import split_validation
     from digitnet.training import lrfind, runner
-    from digitnet.training.train import split_validation
 
     overrides = {"data_dir": str(data_dir)} if data_dir is not None else {}
     config = config_module.load(config_file, overrides)

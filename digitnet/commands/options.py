@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-DEFAULT_CHECKPOINT = Path("checkpoints/model.npz")
+from digitnet.vocabulary import DEFAULT_CHECKPOINT
 
 data_dir_option = click.option(
     "--data-dir",

@@ -18,18 +18,8 @@ from typing import Any
 
 import click
 
-from digitnet.commands.options import DEFAULT_CHECKPOINT, json_option
-
-
-def _choose_checkpoint(checkpoint_path: Path | None) -> tuple[Path, bool]:
-    """--checkpoint if given, else ./checkpoints/model.npz if present, else the bundled one."""
-    if checkpoint_path is not None:
-        return checkpoint_path, False
-    if DEFAULT_CHECKPOINT.exists():
-        return DEFAULT_CHECKPOINT, False
-    from digitnet.images.reading import bundled_checkpoint
-
-    return bundled_checkpoint(), True
+from digitnet.commands.options import json_option
+from digitnet.vocabulary import DEFAULT_CHECKPOINT
 
 
 def _format_text(reading: Any, top_k: int) -> str:
@@ -138,7 +128,7 @@ def predict(
     uncertain. Exits non-zero if any image could not be read; the others are still
     predicted.
     """
-    from digitnet import checkpoint
+    import digitnet
     from digitnet.atomic import write_text
     from digitnet.errors import DigitnetError
     from digitnet.images.reading import UNCERTAIN_BELOW, read_image
@@ -149,9 +139,9 @@ def predict(
             f"cannot write {csv_file}: its folder does not exist or it is a folder"
             " — choose another CSV path"
         )
-    path, bundled = _choose_checkpoint(checkpoint_path)
-    ckpt = checkpoint.load(path)
-    if bundled:
+    model = digitnet.load_model(checkpoint_path)  # None: ./checkpoints/model.npz, else bundled
+    ckpt, path = model.checkpoint, model.path
+    if model.bundled:
         click.echo(
             f"Using the model bundled with digitnet ({path}; `digitnet info {path}` tells how"
             " it was trained) — train your own with `digitnet train`",

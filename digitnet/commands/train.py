@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,12 +10,13 @@ from typing import Any
 import click
 
 from digitnet.commands.options import (
-    DEFAULT_CHECKPOINT,
     config_option,
     data_dir_option,
     mirror_option,
 )
 from digitnet.errors import DigitnetError
+from digitnet.training.runfiles import RunFiles
+from digitnet.vocabulary import DEFAULT_CHECKPOINT
 
 
 @click.command()
@@ -85,7 +85,7 @@ def train(
         source = click.get_current_context().get_parameter_source("output")
         if source is click.core.ParameterSource.DEFAULT:
             # A resumed run goes on writing where it was writing, not to the default path.
-            output = resume.checkpoint_for(resume_from)
+            output = RunFiles.of(resume_from).checkpoint
         config = config_module.apply(
             resumed.config, {k: v for k, v in flags.items() if v is not None}, "command line"
         )
@@ -159,12 +159,7 @@ def train(
         f"best validation accuracy {best.validation_accuracy:.4f} at epoch {best.epoch};"
         f" trained in {result.train_seconds:.1f}s; saved {output}"
     )
-    from digitnet.insight import plots  # issue 6: the learning curve beside the checkpoint
-
-    curve = plots.learning_curve_path(output)
-    history = json.loads(runner.history_path(output).read_text(encoding="utf-8"))
-    plots.learning_curve(history, curve)  # from the file: it holds a resumed run's epochs too
-    click.echo(f"learning curve: {curve}", err=True)
+    click.echo(f"learning curve: {RunFiles(output).learning_curve}", err=True)
 
 
 class _Interrupted(click.ClickException):
@@ -186,7 +181,7 @@ def _interrupted_training(output: Path, started: float, resumed_from: Path | Non
     from digitnet.training import resume
 
     remove_own_temps(output.parent)  # a write the interrupt cut short leaves nothing behind
-    state = resume.resume_path(output)
+    state = RunFiles(output).resume_state
     try:
         if state.stat().st_mtime >= started:
             epoch = resume.load(state).state.epoch

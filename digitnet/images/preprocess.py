@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from digitnet.images.decode import load_for_prediction
+from digitnet.images.decode import load_for_prediction, reduce_large
 from digitnet.images.geometry import INK_THRESHOLD, no_digit, to_mnist_form
 from digitnet.images.photometry import box_blur, ink_and_noise, ink_mask
 from digitnet.images.segment import Region, find_digits, label, split_touching, typical_width
@@ -148,5 +148,12 @@ def image_to_input(path: Path) -> NDArray[np.float32]:
 def image_to_inputs(path: Path, single: bool = False) -> NDArray[np.float32]:
     """Every digit in the image at `path`, left to right: (k, 784) float32 rows a^(1)."""
     path = Path(path)
-    digits = to_mnist_digits(load_for_prediction(path), name=path.name, single=single)
+    return picture_to_inputs(load_for_prediction(path), name=path.name, single=single)
+
+
+def picture_to_inputs(
+    image: Image.Image, name: str = "the image", single: bool = False
+) -> NDArray[np.float32]:
+    """Every digit in a decoded Pillow image, left to right: (k, 784) float32 rows a^(1)."""
+    digits = to_mnist_digits(reduce_large(image), name=name, single=single)
     return np.stack(digits).reshape(len(digits), N_INPUTS)

@@ -36,6 +36,7 @@ __all__ = [
     "bundled_checkpoint",
     "find_images",
     "read_image",
+    "read_inputs",
 ]
 
 #: file name of the bundled checkpoint inside the package's assets folder
@@ -149,7 +150,16 @@ def read_image(
     ImageError
         The file cannot be read as an image, or holds no digit.
     """
-    inputs = image_to_inputs(path, single=single)
+    return read_inputs(image_to_inputs(path, single=single), ckpt, str(path), uncertain_below)
+
+
+def read_inputs(
+    inputs: NDArray[np.float32],
+    ckpt: Checkpoint,
+    file: str = "",
+    uncertain_below: float = UNCERTAIN_BELOW,
+) -> Reading:
+    """Read digits already in MNIST's form: (k, 784) rows a^(1), left to right."""
     probabilities = predict_proba(ckpt.params, inputs, ckpt.config.activation, ckpt.config.output)
     digits = []
     for p in probabilities:
@@ -163,7 +173,7 @@ def read_image(
                 uncertain=confidence < uncertain_below,
             )
         )
-    return Reading(file=str(path), digits=digits, inputs=inputs)
+    return Reading(file=file, digits=digits, inputs=inputs)
 
 
 def read_images(

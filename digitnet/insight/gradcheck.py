@@ -233,7 +233,7 @@ def mnist_batch(
 ) -> tuple[Array, NDArray[np.int64]] | None:
     """m random training examples as float64 a^(1) rows, or None when the files are missing."""
     from digitnet.data import idx, registry
-    from digitnet.training.train import to_inputs
+    from digitnet.data.inputs import to_inputs
 
     if registry.missing_files(dataset, data_dir):
         return None

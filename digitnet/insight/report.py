@@ -198,8 +198,9 @@ def write_for_checkpoint(
     about: dict[str, Any],
 ) -> Path:
     """``write`` for a checkpoint: h_θ(x) for every image (in batches), then the report."""
+    from digitnet.data.inputs import to_inputs
     from digitnet.nn.network import predict_proba
-    from digitnet.training.train import EVAL_BATCH, to_inputs
+    from digitnet.training.train import EVAL_BATCH
 
     probabilities = np.empty((len(images), 10), dtype=np.float64)
     for start in range(0, len(images), EVAL_BATCH):

@@ -21,10 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from digitnet.config import Config
+from digitnet.data.inputs import TrainingData
 from digitnet.errors import TrainingError
-from digitnet.nn.network import backprop, data_cost, forward, init_params
+from digitnet.nn.network import init_params
 from digitnet.nn.optim import make_optimizer
-from digitnet.training.train import TrainingData
+from digitnet.training.step import Step
 
 SMOOTHING = 0.05  # weight of the newest batch in the exponential moving average of the cost
 DIVERGED = 4.0  # stop once the smoothed cost exceeds this multiple of its minimum
@@ -66,12 +67,12 @@ def range_test(
     order = rng.permutation(n)
     result = RangeTest([], [], [], suggestion=float("nan"))
     average, best = 0.0, float("inf")
+    step = Step(config, params, optimizer, n_train=n, batch_size=m)  # the loop's own step
     for k, lr in enumerate(rates):
         start = (k * m) % n
         rows = order[start : start + m]
         batch, y = data.X_train[rows], data.y_train[rows]  # a^(1) (m, 784), labels (m,)
-        cache = forward(params, batch, config.activation, config.output)
-        cost = data_cost(cache.Z3, y, config.output)
+        cost, _ = step.measure(batch, y)
         if not np.isfinite(cost):
             break
         average = (1 - SMOOTHING) * average + SMOOTHING * cost
@@ -82,8 +83,7 @@ def range_test(
         best = min(best, smoothed)
         if smoothed > DIVERGED * best:
             break
-        grads = backprop(params, cache, y, config.activation, config.l2, n_train=n)
-        optimizer.step(params, grads, float(lr))
+        step.update(y, float(lr))
     if len(result.smoothed) < 2:
         raise TrainingError(
             "the cost diverged at once — lower --min-lr (and check the config's learning setup)"
@@ -95,12 +95,9 @@ def range_test(
 
 def plot(result: RangeTest, path: Path) -> None:
     """Cost against η (log scale), with the suggestion marked; PNG written atomically."""
-    import matplotlib
+    from digitnet.figures import pyplot, save_png
 
-    matplotlib.use("Agg")  # no display needed; imported here so the CLI starts fast
-    import matplotlib.pyplot as plt
-
-    from digitnet.insight.plots import save_png
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(result.learning_rates, result.costs, color="0.75", lw=0.8, label="batch cost")

@@ -28,26 +28,11 @@ from digitnet import checkpoint
 from digitnet.config import Config
 from digitnet.errors import CheckpointError
 from digitnet.nn.optim import make_optimizer
+from digitnet.training.runfiles import RunFiles
 from digitnet.training.train import EpochRecord, TrainState
 
 RESUME_KEY = "resume"
 RESUME_FORMAT = 1
-
-
-def resume_path(checkpoint_path: Path) -> Path:
-    """checkpoints/model.npz -> checkpoints/model.resume.npz"""
-    return checkpoint_path.with_name(checkpoint_path.stem + ".resume.npz")
-
-
-def checkpoint_for(path: Path) -> Path:
-    """The best checkpoint a resumable state belongs to: the inverse of ``resume_path``.
-
-    checkpoints/model.resume.npz -> checkpoints/model.npz; a checkpoint maps to itself.
-    """
-    suffix = ".resume.npz"
-    if path.name.endswith(suffix):
-        return path.with_name(path.name[: -len(suffix)] + ".npz")
-    return path
 
 
 @dataclass
@@ -99,8 +84,8 @@ def load(path: Path) -> Resumed:
     """Read a state written by ``save``. ``path`` may also be the best checkpoint
     (model.npz), in which case its model.resume.npz sibling is read."""
     ckpt = checkpoint.load(path)
-    if RESUME_KEY not in ckpt.extra and resume_path(path).exists():
-        path = resume_path(path)
+    if RESUME_KEY not in ckpt.extra and RunFiles(path).resume_state.exists():
+        path = RunFiles(path).resume_state
         ckpt = checkpoint.load(path)
     saved = ckpt.extra.get(RESUME_KEY)
     if not isinstance(saved, dict):

@@ -7,10 +7,11 @@ and after every epoch rewrites the metrics history and the resumable training
 state (resume.py) beside the checkpoint. At the end it writes the run record
 (runrecord.py). For ``checkpoints/model.npz`` the files are::
 
-    checkpoints/model.npz           best parameters by validation accuracy
-    checkpoints/model.history.json  one record per epoch
-    checkpoints/model.resume.npz    latest state, for `digitnet train --resume`
-    checkpoints/model.run.json      config, versions, dataset MD5s, final figures
+    checkpoints/model.npz                 best parameters by validation accuracy
+    checkpoints/model.history.json        one record per epoch
+    checkpoints/model.resume.npz          latest state, for `digitnet train --resume`
+    checkpoints/model.run.json            config, versions, dataset MD5s, final figures
+    checkpoints/model.learning-curve.png  the learning curve (runfiles.py names them all)
 """
 
 from __future__ import annotations
@@ -29,23 +30,14 @@ from digitnet import checkpoint
 from digitnet.atomic import write_text
 from digitnet.config import Config
 from digitnet.data import download, idx
+from digitnet.data.inputs import TrainingData, split_validation
 from digitnet.training import resume, runrecord
-from digitnet.training.train import (
-    BatchHook,
-    EpochRecord,
-    TrainingData,
-    TrainState,
-    split_validation,
-    train,
-)
+from digitnet.training.curve import learning_curve as draw_learning_curve
+from digitnet.training.runfiles import RunFiles
+from digitnet.training.train import BatchHook, EpochRecord, TrainState, train
 
 EpochHook = Callable[[EpochRecord, bool], None]  # (record, is it the best so far)
 T = TypeVar("T")
-
-
-def history_path(checkpoint_path: Path) -> Path:
-    """checkpoints/model.npz -> checkpoints/model.history.json"""
-    return checkpoint_path.with_name(checkpoint_path.stem + ".history.json")
 
 
 @dataclass
@@ -92,13 +84,16 @@ def run(
     on_batch: BatchHook | None = None,
     on_epoch: EpochHook | None = None,
     on_start: Callable[[TrainingData], None] | None = None,
+    learning_curve: bool = True,
 ) -> RunResult:
     """Train, keeping the best checkpoint at ``output`` and, beside it, the history,
     the resumable state (model.resume.npz, after every epoch) and the run record.
 
     ``resumed`` (from ``resume.load``) continues a saved run where it stopped.
     ``on_start`` is called once the data is in hand, just before the first epoch.
+    With ``learning_curve`` the run ends by drawing its curve (RunFiles.learning_curve).
     """
+    files = RunFiles(output)
     images, labels = load_training_data(config, Path(config.data_dir), mirrors, progress)
     data = split_validation(images, labels, config.validation_size)
     if on_start is not None:
@@ -141,7 +136,7 @@ def run(
                 ),
             )
         resume.save(
-            resume.resume_path(output),
+            files.resume_state,
             config,
             state,
             result.history,
@@ -149,7 +144,7 @@ def run(
             result.train_seconds,
         )
         write_text(
-            history_path(output),
+            files.history,
             json.dumps([r.to_dict() for r in result.history], indent=1) + "\n",
         )
         if on_epoch is not None:
@@ -164,4 +159,7 @@ def run(
         stopped_early=result.stopped_early,
         resumed_from=resumed_from,
     )
+    if learning_curve and result.history:
+        # The whole history, a resumed run's earlier epochs included.
+        draw_learning_curve([r.to_dict() for r in result.history], files.learning_curve)
     return result

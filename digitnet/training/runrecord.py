@@ -22,15 +22,11 @@ from digitnet import __version__
 from digitnet.atomic import write_text
 from digitnet.config import Config
 from digitnet.data import checksum, registry
+from digitnet.training.runfiles import RunFiles
 from digitnet.training.train import EpochRecord
 
 #: packages whose versions can change a result
 PACKAGES = ("numpy", "scipy", "PyYAML", "click")
-
-
-def run_record_path(checkpoint_path: Path) -> Path:
-    """checkpoints/model.npz -> checkpoints/model.run.json"""
-    return checkpoint_path.with_name(checkpoint_path.stem + ".run.json")
 
 
 def package_versions() -> dict[str, str]:
@@ -84,6 +80,6 @@ def write(
             "train_accuracy": None if best is None else best.train_accuracy,
         },
     }
-    path = run_record_path(checkpoint_path)
+    path = RunFiles(checkpoint_path).run_record
     write_text(path, json.dumps(record, indent=1) + "\n")
     return path

@@ -18,11 +18,10 @@ from numpy.typing import NDArray
 
 from digitnet.config import Config
 from digitnet.data.augment import Distortion, distort
+from digitnet.data.inputs import PIXEL_SCALE, TrainingData
 from digitnet.errors import TrainingError
 from digitnet.nn.network import (
     Params,
-    Workspace,
-    backprop,
     data_cost,
     forward,
     init_params,
@@ -30,51 +29,10 @@ from digitnet.nn.network import (
 )
 from digitnet.nn.optim import Momentum, make_optimizer
 from digitnet.nn.schedules import Schedule
+from digitnet.training.step import Step
 from digitnet.vocabulary import N_INPUTS
 
-#: a^(1) = pixel / 255 ∈ [0, 1] (DESIGN.md)
-PIXEL_SCALE = np.float32(1 / 255)
 EVAL_BATCH = 2000  # rows per forward pass when scoring; bounds memory, big enough for BLAS
-
-
-@dataclass
-class TrainingData:
-    """Float32 inputs a^(1) (rows are examples) and integer labels, split in two."""
-
-    X_train: NDArray[np.float32]  # (n, 784)
-    y_train: NDArray[np.uint8]  # (n,)
-    X_val: NDArray[np.float32]  # (v, 784)
-    y_val: NDArray[np.uint8]  # (v,)
-    # The training images again as uint8 pixels (n, 784), when known (split_validation):
-    # the loop then gathers each mini-batch from these, a quarter of the bytes of X_train,
-    # and scales it exactly as to_inputs does, so a^(1) is the same to the last bit.
-    pixels_train: NDArray[np.uint8] | None = None
-
-
-def to_inputs(images: NDArray[np.uint8]) -> NDArray[np.float32]:
-    """(n, 28, 28) uint8 pixels -> (n, 784) float32 a^(1) in [0, 1]."""
-    flat = images.reshape(len(images), N_INPUTS)
-    return np.multiply(flat, PIXEL_SCALE, dtype=np.float32)
-
-
-def split_validation(
-    images: NDArray[np.uint8], labels: NDArray[np.uint8], validation_size: int
-) -> TrainingData:
-    """Hold out the *last* ``validation_size`` training images for validation.
-
-    A fixed tail (not a random draw) keeps the split identical across seeds and
-    runs, so validation figures are comparable; the test set is never touched.
-    """
-    n_train = len(images) - validation_size
-    X = to_inputs(images)
-    pixels = images.reshape(len(images), N_INPUTS)
-    return TrainingData(
-        X_train=X[:n_train],
-        y_train=labels[:n_train],
-        X_val=X[n_train:],
-        y_val=labels[n_train:],
-        pixels_train=pixels[:n_train],
-    )
 
 
 @dataclass
@@ -185,8 +143,8 @@ def train(
     X_batch = np.empty((batch_size, N_INPUTS), dtype=np.float32)
     y_batch = np.empty(batch_size, dtype=data.y_train.dtype)
     pixel_batch = np.empty((batch_size, N_INPUTS), dtype=np.uint8)
-    # Every array of a step (activations, errors, gradients), reused: network.Workspace.
-    workspace = Workspace.allocate(batch_size, params.hidden_size, params.W1.dtype)
+    # The forward pass, J(θ), backprop and update, every array preallocated (step.py).
+    step_of = Step(config, params, state.optimizer, n_train=n, batch_size=batch_size)
 
     for epoch in range(state.epoch + 1, config.epochs + 1):
         started = time.perf_counter()
@@ -212,21 +170,14 @@ def train(
             if config.dropout:
                 mask = dropout_mask(rng, (m, params.hidden_size), config.dropout)
 
-            cache = forward(
-                params, A1, config.activation, config.output, dropout_mask=mask, workspace=workspace
-            )
-            batch_cost = data_cost(cache.Z3, y, config.output, cache.log_normaliser)
+            batch_cost, batch_correct = step_of.measure(A1, y, mask)
             if not math.isfinite(batch_cost):
                 raise TrainingError(
                     f"the cost became {batch_cost} in epoch {epoch} — lower the learning rate"
                     f" (now {learning_rate:.3g})"
                 )
-            batch_correct = int(np.count_nonzero(cache.Z3.argmax(axis=1) == y))
-            grads = backprop(
-                params, cache, y, config.activation, config.l2, n_train=n, workspace=workspace
-            )
             learning_rate = schedule.lr_at(epoch - 1 + (step + 1) / steps_per_epoch)
-            state.optimizer.step(params, grads, learning_rate)
+            step_of.update(y, learning_rate)
 
             cost_sum += batch_cost * m
             correct += batch_correct
