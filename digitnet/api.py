@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,8 +33,10 @@ from digitnet.images import reading as reading_module
 from digitnet.images.reading import UNCERTAIN_BELOW, Reading
 from digitnet.insight.metrics import Report
 from digitnet.nn.network import Architecture, predict_proba
-from digitnet.training.train import EpochRecord
 from digitnet.vocabulary import DEFAULT_CHECKPOINT, IMAGE_SIDE, N_INPUTS
+
+if TYPE_CHECKING:  # the training loop is imported only when training
+    from digitnet.training.train import EpochRecord
 
 #: what `Model.read` accepts: a path, a Pillow image, or digits already in MNIST's form
 ImageSource = Any  # str | Path | PIL.Image.Image | NDArray (kept loose: Pillow loads lazily)
