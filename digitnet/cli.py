@@ -22,6 +22,7 @@ from digitnet.commands import (
     download,
     evaluate,
     explain,
+    export,
     gradcheck,
     info,
     lr_find,
@@ -132,5 +133,6 @@ for _command in (
     weights.weights,
     lr_find.lr_find,
     augment_preview.augment_preview,
+    export.export,
 ):
     main.add_command(_command)

@@ -31,3 +31,16 @@ class ImageError(DigitnetError):
 
 class TrainingError(DigitnetError):
     """Training cannot go on (for example, the cost diverged)."""
+
+
+class MissingExtraError(DigitnetError):
+    """A command needs an optional dependency group (an "extra") that is not installed."""
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(
+            f"{package} is not installed (needed here) — pip install 'digitnet[{extra}]'"
+        )
+
+
+class ExportError(DigitnetError):
+    """A model cannot be written in another format (for example, the output is unwritable)."""

@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("digitnet.training",),
     ("digitnet.images",),
     ("digitnet.insight",),
+    ("digitnet.onnx_export",),
     ("digitnet.api",),
     ("digitnet.commands",),
     ("digitnet.cli", "digitnet.__main__"),
