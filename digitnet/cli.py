@@ -27,6 +27,7 @@ from digitnet.commands import (
     info,
     lr_find,
     predict,
+    serve,
     train,
     weights,
 )
@@ -134,5 +135,6 @@ for _command in (
     lr_find.lr_find,
     augment_preview.augment_preview,
     export.export,
+    serve.serve,
 ):
     main.add_command(_command)

@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("digitnet.insight",),
     ("digitnet.onnx_export",),
     ("digitnet.api",),
+    ("digitnet.serve",),
     ("digitnet.commands",),
     ("digitnet.cli", "digitnet.__main__"),
 ]

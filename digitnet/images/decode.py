@@ -6,6 +6,7 @@ bomb, an animation) becomes one ImageError naming the file.
 
 from __future__ import annotations
 
+import io
 import logging
 import warnings
 from pathlib import Path
@@ -46,6 +47,19 @@ def load_image(path: Path, max_side: int | None = None) -> Image.Image:
         raise ImageError(f"{path} does not exist — check the file name")
     if path.is_dir():
         raise ImageError(f"{path} is a directory, not an image — pass an image file")
+    return _decode(path, name, max_side)
+
+
+def load_image_bytes(data: bytes, name: str, max_side: int | None = None) -> Image.Image:
+    """`load_image` for an image held in memory (an upload), under the same rules.
+
+    `name` stands for the image in error messages.
+    """
+    return _decode(io.BytesIO(data), name, max_side)
+
+
+def _decode(source: Path | io.BytesIO, name: str, max_side: int | None) -> Image.Image:
+    """Open, check and fully decode an image file or buffer (see `load_image`)."""
     try:
         with warnings.catch_warnings():
             # A decompression bomb only warns below 2 × MAX_IMAGE_PIXELS; refuse it
@@ -54,7 +68,7 @@ def load_image(path: Path, max_side: int | None = None) -> Image.Image:
             # Pillow warns about damaged metadata (EXIF, ICC) while still decoding the
             # pixels correctly; that is no reason to refuse or clutter the output.
             warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
-            with Image.open(path) as image:
+            with Image.open(source) as image:
                 image.seek(0)  # the first frame of an animated GIF / PNG / WebP
                 frames = getattr(image, "n_frames", 1)
                 if frames > 1:  # say so: the user may have meant another frame
@@ -117,3 +131,8 @@ def reduce_large(image: Image.Image, max_side: int = MAX_SIDE) -> Image.Image:
 def load_for_prediction(path: Path) -> Image.Image:
     """`load_image` then `reduce_large`: what the reader starts from."""
     return reduce_large(load_image(path, max_side=MAX_SIDE))
+
+
+def load_bytes_for_prediction(data: bytes, name: str) -> Image.Image:
+    """`load_for_prediction` for an image held in memory (the live page's uploads)."""
+    return reduce_large(load_image_bytes(data, name, max_side=MAX_SIDE))

@@ -87,6 +87,16 @@ def to_mnist_digits(
 ) -> list[FloatImage]:
     """Each digit in `image`, left to right, in MNIST's form (see `to_mnist`).
 
+    `to_mnist_digits_boxed` gives the same digits with where each was found.
+    """
+    return to_mnist_digits_boxed(image, name, single)[0]
+
+
+def to_mnist_digits_boxed(
+    image: Image.Image, name: str = "the image", single: bool = False
+) -> tuple[list[FloatImage], list[Region]]:
+    """Each digit in `image`, left to right, in MNIST's form, and its box in `image`.
+
     The ink (`to_gray_ink`) is masked (`ink_mask`), split into connected components
     and grouped into digits (`segment.find_digits`: broken pieces merged, dust dropped);
     each digit is cropped apart from its neighbours and brought to MNIST's form. With
@@ -119,7 +129,7 @@ def to_mnist_digits(
     for index in range(len(regions)):
         crop = _digit_crop(ink, labels, regions, index, noisy=noise_floor > 0)
         digits.append(to_mnist_form(crop, name))
-    return digits
+    return digits, regions
 
 
 def to_mnist(image: Image.Image, name: str = "the image") -> FloatImage:
