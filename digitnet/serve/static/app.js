@@ -190,9 +190,10 @@ function showReading() {
   answer.textContent = reading.digits.length > 1 ? reading.number : String(digit.digit);
   answer.dataset.digit = answer.textContent;
   const note = document.createElement("span");
-  note.className = "uncertain";
-  note.textContent = reading.uncertain ? "? uncertain" : percent(reading.confidence);
-  if (!reading.uncertain) note.classList.remove("uncertain");
+  note.className = reading.uncertain ? "note uncertain" : "note";
+  note.textContent = reading.uncertain
+    ? `? uncertain (${percent(reading.confidence)})`
+    : percent(reading.confidence);
   answer.append(note);
 
   const choice = $("digit-choice");
