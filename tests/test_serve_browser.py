@@ -235,15 +235,21 @@ def test_a_bad_upload_shows_an_error_and_the_page_keeps_working(page, tmp_path):
     sync_api.expect(error).to_be_visible()
     sync_api.expect(error).to_contain_text("is not an image")
     shot(page, "4-bad-upload")
+    notes = tmp_path / "notes.txt"  # a file the browser does not call an image at all
+    notes.write_text("not a digit")
+    page.locator("#clear").click()
+    sync_api.expect(error).to_be_hidden()
+    page.set_input_files("#file", str(notes))
+    sync_api.expect(error).to_contain_text("the uploaded image is not an image Pillow can read")
     page.locator("#clear").click()
     draw_seven(page)
     sync_api.expect(page.locator("#answer")).to_have_attribute("data-digit", "7")
     sync_api.expect(error).to_be_hidden()
-    # The browser logs the refused request itself ("Failed to load resource: … 422");
-    # that line is the expected answer to the bad file. Nothing else may appear.
+    # The browser logs each refused request itself ("Failed to load resource: … 422");
+    # those lines are the expected answers to the two bad files. Nothing else may appear.
     others = [e for e in page.console.errors if "status of 422" not in e]
     assert others == []
-    assert len(page.console.errors) <= 1
+    assert len(page.console.errors) <= 2
 
 
 def test_evaluate_report_images_all_load(browser, mnist_dir, tmp_path):

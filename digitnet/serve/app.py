@@ -79,7 +79,7 @@ def create_app(session: Session, allowed_hosts: frozenset[str] | None = LOOPBACK
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
-    from starlette.requests import Request
+    from starlette.requests import ClientDisconnect, Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
@@ -98,6 +98,8 @@ def create_app(session: Session, allowed_hosts: frozenset[str] | None = LOOPBACK
                 return response
             except ApiError as exc:
                 return error(exc.status, str(exc))
+            except ClientDisconnect:  # the page went away mid-upload: nobody to answer
+                return Response(status_code=400)
             except RequestError as exc:
                 return error(400, str(exc))
             except ImageError as exc:

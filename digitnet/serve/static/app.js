@@ -129,7 +129,8 @@ function showFile(file) {
 function readFile(file) {
   if (!file) return;
   showFile(file);
-  readImage(file, file.type || "application/octet-stream");
+  // A file the browser does not call an image is still sent: the server says what is wrong.
+  readImage(file, file.type.startsWith("image/") ? file.type : "application/octet-stream");
 }
 
 $("file").addEventListener("change", (event) => {
