@@ -7,11 +7,8 @@ are imported only when the command runs.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
-import threading
-import webbrowser
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,6 +16,8 @@ from digitnet.errors import DigitnetError, MissingExtraError
 
 
 def is_loopback(host: str) -> bool:
+    import ipaddress  # here, like every import beyond click: `digitnet predict` starts fast
+
     if host == "localhost":
         return True
     try:
@@ -27,8 +26,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int) -> Any:
     """A listening socket on host:port, or a one-line error saying what to change."""
+    import socket
+
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror:
@@ -104,6 +105,9 @@ def serve(checkpoint_path: Path | None, host: str, port: int, open_browser: bool
         err=True,
     )
     if open_browser:
+        import threading
+        import webbrowser
+
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
     config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False)
     server = uvicorn.Server(config)
