@@ -15,7 +15,10 @@ Three figures per size, medians and 90th percentiles over ``--repeats`` requests
   (PNG decode, predict's preprocessing, forward pass, contributions and tiles);
 * HTTP: the whole round trip from a client on the same machine to uvicorn serving the
   real app on 127.0.0.1 (request, body, routing, the above, JSON encoding, response);
-* teach: one ``POST /api/teach`` round trip (backprop on one example and a step).
+* teach: one ``POST /api/teach`` round trip (backprop on one example and a step);
+* CPU: ``Session.read`` called directly, its thread's CPU time (``time.thread_time``):
+  what the reading costs whatever else the machine is doing (on a busy shared machine
+  the wall-clock figures above include waiting for a core).
 
 numpy's BLAS runs on one thread, as in ``digitnet serve`` (serve/session.py says why).
 """
@@ -166,10 +169,16 @@ def main() -> None:
                     post(conn, "/api/teach", lesson, "application/json")
                     teach.append((time.perf_counter() - started) * 1000)
                 conn.close()
+            cpu = []
+            for _ in range(args.repeats):
+                started = time.thread_time()
+                session.read(image)
+                cpu.append((time.thread_time() - started) * 1000)
             verdict = "meets" if statistics.median(server_ms) < 50 else "MISSES"
             print(f"784-{hidden}-10  server {summary(server_ms)}  ({verdict} the 50 ms target)")
             print(f"784-{hidden}-10  HTTP   {summary(round_trip)}")
             print(f"784-{hidden}-10  teach  {summary(teach)}")
+            print(f"784-{hidden}-10  CPU    {summary(cpu)}  (Session.read, CPU time)")
 
 
 if __name__ == "__main__":
