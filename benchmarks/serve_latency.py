@@ -137,6 +137,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--hidden", type=int, nargs="+", default=[800, 100])
     args = parser.parse_args()
+    import digitnet
+
     try:
         from digitnet.serve.app import create_app
         from digitnet.serve.session import Session, one_blas_thread
@@ -150,7 +152,7 @@ def main() -> None:
     print(f"request: a 280x280 PNG drawing of {len(image)} bytes, {args.repeats} times per size")
     with tempfile.TemporaryDirectory() as folder:
         for hidden in args.hidden:
-            session = Session(make_checkpoint(Path(folder), hidden))
+            session = Session(digitnet.load_model(make_checkpoint(Path(folder), hidden)))
             with Server(create_app(session)) as server:
                 conn = http.client.HTTPConnection("127.0.0.1", server.port)
                 for _ in range(10):  # warm-up: imports, first allocations
