@@ -29,6 +29,7 @@ from digitnet.commands import (
     predict,
     serve,
     train,
+    tune,
     weights,
 )
 from digitnet.errors import DigitnetError
@@ -136,5 +137,6 @@ for _command in (
     augment_preview.augment_preview,
     export.export,
     serve.serve,
+    tune.tune,
 ):
     main.add_command(_command)

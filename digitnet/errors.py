@@ -44,3 +44,7 @@ class MissingExtraError(DigitnetError):
 
 class ExportError(DigitnetError):
     """A model cannot be written in another format (for example, the output is unwritable)."""
+
+
+class StorageError(DigitnetError):
+    """A tuning study's storage cannot be reached or used."""

@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("digitnet.onnx_export",),
     ("digitnet.api",),
     ("digitnet.serve",),
+    ("digitnet.tune",),
     ("digitnet.commands",),
     ("digitnet.cli", "digitnet.__main__"),
 ]
