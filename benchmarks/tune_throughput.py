@@ -5,7 +5,11 @@ Each setting runs one fresh study of --trials trials (same base config, space an
 sampler seed) as a `digitnet tune` child process and is timed from start to exit,
 so start-up, data loading, storage writes and the summary are all counted.
 
-    python benchmarks/tune_throughput.py --data-dir /path/to/mnist [--trials 12]
+    python benchmarks/tune_throughput.py --data-dir /path/to/mnist [--trials 8]
+
+By default: configs/fast.yaml (784-100-10, 8 epochs) with λ searched (configs/spaces/
+lambda.yaml), so every trial costs about the same and the settings differ only in
+pruning and workers.
 """
 
 from __future__ import annotations
@@ -54,9 +58,11 @@ def run(label: str, extra: list[str], args: argparse.Namespace, folder: Path) ->
         "--space", str(args.space), "--trials", str(args.trials), "--seed", "0",
         "--data-dir", str(args.data_dir), "-o", str(out), *extra,
     ]  # fmt: skip
-    env = dict(os.environ)
-    if "--jobs" in extra and extra[extra.index("--jobs") + 1] == "1":
-        env["OPENBLAS_NUM_THREADS"] = str(os.cpu_count() or 1)  # the one worker gets every core
+    # One BLAS thread per worker in every setting: --jobs 2 gives each of its two workers
+    # one (cores // jobs), and the single worker of --jobs 1 gets one too, so "jobs 2 vs 1"
+    # is two single-threaded trainings at once against one. (On a busy machine two BLAS
+    # threads for one worker were much slower than one: README, Performance.)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(args.threads))
     started = time.perf_counter()
     result = subprocess.run(cmd, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - started
@@ -72,9 +78,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--config", type=Path, default=ROOT / "configs/fast.yaml")
-    space = ROOT / "configs/spaces/hidden-eta-lambda.yaml"
+    space = ROOT / "configs/spaces/lambda.yaml"
     parser.add_argument("--space", type=Path, default=space)
-    parser.add_argument("--trials", type=int, default=12)
+    parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=1, help="BLAS threads for --jobs 1")
     args = parser.parse_args()
     print(f"CPU: {cpu_model()}; {os.cpu_count()} cores; BLAS: {blas_kernel()}")
     print(f"{args.trials} trials of {args.config.name} × {args.space.name} per setting")

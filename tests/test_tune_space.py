@@ -119,6 +119,7 @@ def test_shipped_spaces_parse_against_their_bases():
     for space_file, base_file in (
         ("configs/spaces/lambda.yaml", "configs/ng-ex4.yaml"),
         ("configs/spaces/hidden-eta-lambda.yaml", "configs/fast.yaml"),
+        ("configs/spaces/fast-30s.yaml", "configs/fast.yaml"),
     ):
         base = config.load(root / base_file, environ={})
         space = load(root / space_file, base)

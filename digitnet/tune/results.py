@@ -45,7 +45,7 @@ def write_best_config(
     """The best trial's full config, which ``digitnet train --config`` trains again."""
     header = [
         f"# Best trial of study '{study_name}' (digitnet tune): trial {row.number},",
-        f"# validation accuracy {row.value:.4f} after {row.epochs} epochs.",
+        f"# best validation accuracy {row.value:.4f} in a run of {row.epochs} epochs.",
         "# Searched: " + "; ".join(searched),
         f"# Train it again: digitnet train --config {path.name}",
         "# (the same seed and BLAS thread count give the same numbers)",
