@@ -92,11 +92,13 @@ def test_a_small_study_runs_and_its_best_config_trains_again(files, tmp_path):
     assert (out / "trials" / f"{best.number:04d}" / "model.npz").is_file()
 
 
-def test_ctrl_c_then_rerun_resumes_without_losing_finished_trials(files, tmp_path):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_then_rerun_resumes_without_losing_finished_trials(files, tmp_path, jobs):
     base, space = files
     base.write_text(base.read_text().replace("epochs: 3", "epochs: 6"))
     out = tmp_path / "out"
     args = ["--config", str(base), "--space", str(space), "-o", str(out), "--pruner", "none"]
+    args += ["--jobs", jobs]
     lines: list[str] = []
     with subprocess.Popen(
         tune_command(*args, "--trials", "50"),
@@ -119,7 +121,8 @@ def test_ctrl_c_then_rerun_resumes_without_losing_finished_trials(files, tmp_pat
     assert proc.returncode == 130, "".join(lines)
     errors = [line for line in lines if line.startswith("Error")]
     assert len(errors) == 1, "".join(lines)
-    assert re.match(r"Error: interrupted; \d+ finished trial\(s\) are kept in sqlite:", errors[0])
+    kept = r"Error: interrupted; (\d+ )?finished trial(\(s\))? are kept in sqlite:"
+    assert re.match(kept, errors[0])
     assert "Traceback" not in "".join(lines)
 
     before = {t.number: t.value for t in finished(load_study(out))}

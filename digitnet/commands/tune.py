@@ -161,7 +161,8 @@ def tune(
         pruner=pruner,
         seed=seed,
     )
-    study = open_study(spec)
+    storage = storage_module.open_storage(url)
+    study = open_study(spec, storage=storage)
     download.ensure_dataset(base.dataset, Path(base.data_dir), progress=True)
     cores = usable_cores()
     threads = blas_threads(jobs, cores)
@@ -176,15 +177,15 @@ def tune(
         click.echo(f"Warning: {jobs} workers on {cores} cores will share them", err=True)
     try:
         if jobs == 1:
-            _run_here(spec, study)
+            _run_here(spec, study, storage)
         else:
             _run_workers(spec, jobs, threads)
     except KeyboardInterrupt:
-        raise _interrupted(study, spec) from None
+        raise _interrupted(study, spec, storage) from None
     _summarise(study, spec)
 
 
-def _run_here(spec: Any, study: Any) -> None:
+def _run_here(spec: Any, study: Any, storage: Any) -> None:
     from digitnet.tune import results
     from digitnet.tune.study import run_worker
 
@@ -193,6 +194,7 @@ def _run_here(spec: Any, study: Any) -> None:
         0,
         on_trial=lambda row: click.echo(results.trial_line(row), err=True),
         study=study,
+        storage=storage,
     )
 
 
@@ -241,17 +243,19 @@ def _stop_workers(procs: list[subprocess.Popen[str]]) -> None:
             proc.wait()
 
 
-def _interrupted(study: Any, spec: Any) -> _Interrupted:
+def _interrupted(study: Any, spec: Any, storage: Any) -> _Interrupted:
     from digitnet.tune import storage as storage_module
-    from digitnet.tune.study import count_towards_target
+    from digitnet.tune.study import count_towards_target, forget_session
 
-    kept = count_towards_target(
-        [t for t in study.get_trials(deepcopy=False) if t.state.name != "RUNNING"]
-    )
     url = storage_module.mask(spec.storage_url, spec.storage_url)
+    forget_session(storage)
+    try:
+        trials = [t for t in study.get_trials(deepcopy=False) if t.state.name != "RUNNING"]
+        kept = f"{count_towards_target(trials)} finished trial(s) are"
+    except Exception:  # a second Ctrl-C, or the storage gone: say it without the count
+        kept = "finished trials are"
     return _Interrupted(
-        f"interrupted; {kept} finished trial(s) are kept in {url}"
-        " — run the same command again to continue the study"
+        f"interrupted; {kept} kept in {url} — run the same command again to continue the study"
     )
 
 

@@ -182,8 +182,11 @@ def run_worker(
     on_epoch: Callable[[int, Any], None] | None = None,
     *,
     study: Any = None,
+    storage: Any = None,
 ) -> WorkerReport:
     """Run trials until the study has ``spec.trials`` finished or running, or the timeout.
+
+    Pass ``study`` (from ``open_study``) and the ``storage`` it was opened on, or neither.
 
     ``on_trial`` gets each finished trial's row, ``on_epoch`` (trial number, record)
     each epoch. A Ctrl-C propagates as ``KeyboardInterrupt``; Optuna has then marked
@@ -193,7 +196,8 @@ def run_worker(
     from optuna.trial import TrialState
 
     if study is None:
-        study = open_study(spec, worker)
+        storage = storage_module.open_storage(spec.storage_url)
+        study = open_study(spec, worker, storage=storage)
     report = WorkerReport()
     started = time.monotonic()
     while True:
@@ -218,6 +222,9 @@ def run_worker(
             # Optuna marks the trial FAIL when the interrupt lands in the objective; one
             # landing in its own bookkeeping could leave it RUNNING, which would count
             # towards the target until its heartbeat goes stale. Settle it here.
+            # An interrupt inside a database call leaves its session mid-transaction:
+            # drop it, so the next call starts a fresh one.
+            forget_session(storage)
             if numbers:
                 with contextlib.suppress(Exception):
                     study.tell(numbers[-1], state=TrialState.FAIL, skip_if_finished=True)
@@ -230,6 +237,13 @@ def run_worker(
             if row.state == TrialState.FAIL.name and not row.note:
                 break  # unexpected: Optuna recorded a failure we did not raise
     return report
+
+
+def forget_session(storage: Any) -> None:
+    """Drop the storage's database session of this thread (after an interrupt)."""
+    if storage is not None and hasattr(storage, "remove_session"):
+        with contextlib.suppress(Exception):
+            storage.remove_session()
 
 
 def _objective(trial: Any, spec: StudySpec, on_epoch: Callable[[int, Any], None] | None) -> float:

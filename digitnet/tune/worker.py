@@ -61,6 +61,11 @@ def spec_from_json(text: str) -> tuple[Any, int]:
 
 def main() -> int:
     import logging
+    import signal
+
+    # A parent started in the background by a shell has SIGINT ignored, and children
+    # inherit that: take Python's handler back, so the parent's SIGINT stops this worker.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     from digitnet.tune import results
     from digitnet.tune.study import run_worker
