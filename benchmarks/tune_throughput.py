@@ -7,9 +7,9 @@ so start-up, data loading, storage writes and the summary are all counted.
 
     python benchmarks/tune_throughput.py --data-dir /path/to/mnist [--trials 8]
 
-By default: configs/fast.yaml (784-100-10, 8 epochs) with λ searched (configs/spaces/
-lambda.yaml), so every trial costs about the same and the settings differ only in
-pruning and workers.
+By default: BASE below (the 784-100-10, 8-epoch configs/fast.yaml from before issue 14)
+with λ searched (configs/spaces/lambda.yaml), so every trial costs about the same and
+the settings differ only in pruning and workers.
 """
 
 from __future__ import annotations
@@ -24,6 +24,19 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+BASE = """\
+hidden_size: 100
+activation: relu
+output: softmax
+optimizer: nesterov
+momentum: 0.9
+learning_rate: 0.1
+lr_schedule: cosine
+l2: 0.5
+batch_size: 100
+epochs: 8
+seed: 0
+"""
 SETTINGS = [  # (label, extra arguments)
     ("jobs 1, no pruning", ["--jobs", "1", "--pruner", "none"]),
     ("jobs 1, median pruning", ["--jobs", "1", "--pruner", "median"]),
@@ -77,15 +90,18 @@ def run(label: str, extra: list[str], args: argparse.Namespace, folder: Path) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--config", type=Path, default=ROOT / "configs/fast.yaml")
+    parser.add_argument("--config", type=Path, help="base config [default: BASE above]")
     space = ROOT / "configs/spaces/lambda.yaml"
     parser.add_argument("--space", type=Path, default=space)
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads for --jobs 1")
     args = parser.parse_args()
     print(f"CPU: {cpu_model()}; {os.cpu_count()} cores; BLAS: {blas_kernel()}")
-    print(f"{args.trials} trials of {args.config.name} × {args.space.name} per setting")
     with tempfile.TemporaryDirectory() as tmp:
+        if args.config is None:
+            args.config = Path(tmp) / "base.yaml"
+            args.config.write_text(BASE)
+        print(f"{args.trials} trials of {args.config.name} × {args.space.name} per setting")
         rates = {label: run(label, extra, args, Path(tmp)) for label, extra in SETTINGS}
     base = rates["jobs 1, no pruning"]
     print(f"pruning: {rates['jobs 1, median pruning'] / base:.2f}x the trials/h of no pruning")
