@@ -67,12 +67,12 @@ def main() -> int:
     # inherit that: take Python's handler back, so the parent's SIGINT stops this worker.
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    from digitnet.tune import results
-    from digitnet.tune.study import run_worker
-
     logging.basicConfig(level=logging.WARNING, format="Warning: %(message)s")
     worker = -1
-    try:
+    try:  # imports too: a Ctrl-C while they load (seconds on a busy machine) ends quietly
+        from digitnet.tune import results
+        from digitnet.tune.study import run_worker
+
         spec, worker = spec_from_json(sys.stdin.read())
 
         def say(row: Any) -> None:
