@@ -31,6 +31,13 @@ of the two contenders' times in the same round.
   products) and the two libraries; the wall time of one ``digitnet predict
   one.png`` process from start to exit; the peak resident memory (ru_maxrss) of a
   full ``digitnet train`` run with the default configuration.
+* distortions (issue 12): one epoch of ``configs/best.yaml``'s run (784-800-10 ReLU,
+  Nesterov, elastic + affine distortions of every mini-batch) beside the same epoch
+  with every distortion switched off, in turn; the ratio is what distortions cost.
+
+The header names the CPU model, its vector ISA level (AVX-512 or AVX2, from the
+flags in /proc/cpuinfo) and the kernels OpenBLAS chose for it (threadpoolctl's
+``architecture``, e.g. Haswell or SkylakeX), because the ratios depend on them.
 
 The benchmark is not a test: it asserts nothing and the test suite does not run it.
 """
@@ -56,12 +63,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from digitnet import config as config_module
 from digitnet.config import Config
 from digitnet.data import idx
 from digitnet.data.inputs import TrainingData, split_validation, to_inputs
 from digitnet.training.train import score, train
 from digitnet.vocabulary import N_CLASSES, N_INPUTS
 
+REPO = Path(__file__).resolve().parents[1]
 HIDDEN_SIZES = (100, 800)
 BATCH_SIZES = (32, 128, 512)
 DEFAULTS = Config()  # learning rate, momentum, λ, activation: the defaults
@@ -104,6 +113,29 @@ def digitnet_epoch(data: TrainingData, hidden: int, batch: int) -> Epoch:
     config = Config(hidden_size=hidden, batch_size=batch, validation_size=0, epochs=10_000)
     epochs: Iterator[Any] = train(config, data)
     return lambda: float(next(epochs)[0].seconds)
+
+
+NO_DISTORTIONS = {
+    "augment_shift": 0.0,
+    "augment_rotate": 0.0,
+    "augment_scale": 0.0,
+    "augment_shear": 0.0,
+    "elastic_alpha": 0.0,
+}
+
+
+def best_yaml_epochs(data: TrainingData) -> dict[str, Epoch]:
+    """configs/best.yaml's run, one epoch per call: with its distortions and without any."""
+    distorted = config_module.load(
+        REPO / "configs" / "best.yaml", {"validation_size": 0, "epochs": 10_000}
+    )
+    plain = config_module.apply(distorted, NO_DISTORTIONS, "benchmark")
+    with_distortions: Iterator[Any] = train(distorted, data)
+    without: Iterator[Any] = train(plain, data)
+    return {
+        "distorted": lambda: float(next(with_distortions)[0].seconds),
+        "plain": lambda: float(next(without)[0].seconds),
+    }
 
 
 def torch_epoch(data: TrainingData, hidden: int, batch: int) -> Epoch:
@@ -338,26 +370,58 @@ def format_table(rows: list[Row], names: list[str]) -> str:
     return "\n".join(lines)
 
 
+def format_distortion_row(times: dict[str, list[float]]) -> str:
+    distorted, plain = times["distorted"], times["plain"]
+    per_round = statistics.median(d / p for d, p in zip(distorted, plain, strict=True))
+    head = "| best.yaml epoch (784-800-10 ReLU, batch 100) | distorted s | undistorted s | ratio |"
+    cells = [
+        "| with vs without elastic + affine distortions ",
+        f" {statistics.median(distorted):>11.3f} ",
+        f" {statistics.median(plain):>13.3f} ",
+        f" {per_round:>5.2f} |",
+    ]
+    rule = "|" + "|".join("-" * len(cell) for cell in head.split("|")[1:-1]) + "|"
+    return "\n".join([head, rule, "|".join(cells)])
+
+
+def cpu_model_and_isa() -> tuple[str, str]:
+    """The CPU's model name and its widest vector ISA level, from /proc/cpuinfo's flags."""
+    cpu, flags = "", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and not cpu:
+                cpu = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    except OSError:
+        pass
+    cpu = cpu or platform.processor() or "?"
+    if "avx512f" in flags:
+        isa = "AVX-512 (" + " ".join(sorted(f for f in flags if f.startswith("avx512"))) + ")"
+    elif "avx2" in flags:
+        isa = "AVX2" + (" + FMA" if "fma" in flags else "")
+    elif "avx" in flags:
+        isa = "AVX"
+    else:
+        isa = "no AVX flag found" if flags else "unknown (no /proc/cpuinfo flags)"
+    return cpu, isa
+
+
 def machine_info(threads: int) -> list[str]:
     from threadpoolctl import threadpool_info
 
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu, isa = cpu_model_and_isa()
     blas = sorted(
         {
-            f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')})"
+            f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')} kernels)"
             for i in threadpool_info()
             if i.get("user_api") == "blas"
         }
     )
     lines = [
         f"machine: {cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}",
+        f"ISA level: {isa}",
         f"python {platform.python_version()}, numpy {np.__version__}, BLAS: {'; '.join(blas)}",
         f"threads: {threads} (BLAS pools and torch.set_num_threads)",
     ]
@@ -384,6 +448,9 @@ def main() -> None:
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--no-sklearn", action="store_true")
     parser.add_argument("--no-processes", action="store_true", help="skip predict and memory")
+    parser.add_argument(
+        "--no-distortions", action="store_true", help="skip the best.yaml distortion row"
+    )
     parser.add_argument(
         "--memory-epochs", type=int, default=3, help="epochs of the peak-memory training run"
     )
@@ -462,9 +529,15 @@ def main() -> None:
         row.times = measure_round_robin(contenders, max(args.repeats, 5))
         rows.append(row)
     rows += process_rows
+    distortion_times = None
+    if not args.no_distortions:
+        distortion_times = measure_round_robin(best_yaml_epochs(data), args.repeats)
 
     print(format_table(rows, names))
     print()
+    if distortion_times is not None:
+        print(format_distortion_row(distortion_times))
+        print()
     for line in extra:
         print(line)
     print(
