@@ -443,7 +443,9 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=5, help="timed epochs per contender")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--hidden", type=int, nargs="+", default=list(HIDDEN_SIZES))
+    parser.add_argument(
+        "--hidden", type=int, nargs="*", default=list(HIDDEN_SIZES), help="none: no training rows"
+    )
     parser.add_argument("--batch", type=int, nargs="+", default=list(BATCH_SIZES))
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--no-sklearn", action="store_true")

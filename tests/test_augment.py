@@ -7,7 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digitnet.data.augment import SIDE, Distortion, bilinear, distort, gaussian_matrix, sampling_map
+from digitnet.data.augment import (
+    SIDE,
+    Distortion,
+    bilinear,
+    distort,
+    elastic_field,
+    field_basis,
+    gaussian_matrix,
+    sampling_map,
+)
 
 
 def digit_like(m: int, seed: int = 0) -> np.ndarray:
@@ -119,3 +128,67 @@ def test_gaussian_matrix_rows_sum_to_one_away_from_the_edges():
     G = gaussian_matrix(2.0)
     assert G[14].sum() == pytest.approx(1.0, abs=1e-4)
     assert G[0].sum() < 0.7  # zero padding outside the image
+
+
+def reference_field(m: int, rng: np.random.Generator, sigma: float) -> np.ndarray:
+    """The elastic field as Simard et al. define it: G_σ * u with u uniform in [−1, 1),
+    zero padding outside the image (the method augment.py used before issue 12)."""
+    G = gaussian_matrix(sigma).astype(np.float64)
+    u = rng.uniform(-1, 1, size=(2, m, SIDE, SIDE))
+    return G @ u @ G.T  # (2, m, 28, 28): G u Gᵀ per slice
+
+
+def field_statistics(field: np.ndarray) -> dict[str, np.ndarray]:
+    """Mean and std of the displacement per pixel, and its correlation at a few lags
+    along rows and columns in the middle of the image."""
+    samples = field.reshape(-1, SIDE, SIDE).astype(np.float64)
+    middle = slice(6, 14)
+    lags = (1, 2, 4, 8)
+
+    def correlation(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+    return {
+        "mean": samples.mean(axis=0),
+        "std": samples.std(axis=0),
+        "along rows": np.array(
+            [
+                correlation(samples[:, middle, middle], samples[:, middle, 6 + k : 14 + k])
+                for k in lags
+            ]
+        ),
+        "along columns": np.array(
+            [
+                correlation(samples[:, middle, middle], samples[:, 6 + k : 14 + k, middle])
+                for k in lags
+            ]
+        ),
+    }
+
+
+@pytest.mark.parametrize("sigma", [4.0, 1.5])
+def test_elastic_field_matches_the_smoothed_uniform_field_in_distribution(sigma):
+    m = 3000
+    new = field_statistics(elastic_field(m, np.random.default_rng(3), sigma))
+    old = field_statistics(reference_field(m, np.random.default_rng(4), sigma))
+    scale = old["std"].mean()
+    # Means: 0 within sampling error (std / √6000 ≈ 1.3% of the std per pixel).
+    assert np.abs(new["mean"]).max() < 0.06 * scale
+    # Std per pixel, edges (zero padding) included: within sampling error (~1%) of the old.
+    np.testing.assert_allclose(new["std"], old["std"], rtol=0.05)
+    assert abs(new["std"].mean() / scale - 1) < 0.01
+    # Spatial correlation: the same smoothness along both axes.
+    np.testing.assert_allclose(new["along rows"], old["along rows"], atol=0.02)
+    np.testing.assert_allclose(new["along columns"], old["along columns"], atol=0.02)
+
+
+def test_elastic_field_statistics_tell_another_smoothness_apart():
+    # Guards the test above: a field of σ = 3 is told from one of σ = 4.
+    new = field_statistics(elastic_field(3000, np.random.default_rng(3), 3.0))
+    old = field_statistics(reference_field(3000, np.random.default_rng(4), 4.0))
+    assert np.abs(new["along rows"] - old["along rows"]).max() > 0.02
+
+
+def test_field_basis_keeps_few_directions_for_a_smooth_field():
+    assert field_basis(4.0).shape == (SIDE, 8)  # 8 of 28: why the field is cheap
+    assert field_basis(1.5).shape[1] > field_basis(4.0).shape[1]

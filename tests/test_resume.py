@@ -144,3 +144,17 @@ def test_checkpoint_for_inverts_resume_path():
     best = Path("runs/model.npz")
     assert RunFiles.of(RunFiles(best).resume_state).checkpoint == best
     assert RunFiles.of(best).checkpoint == best
+
+
+def test_resume_differs_if_the_distortions_generator_is_not_restored():
+    # Guards the first test for the distortions' own stream (training/batches.py).
+    cfg = config.apply(config.Config(), SETTINGS, "test")
+    data = synthetic_data()
+    straight = final_params(cfg, data, TrainState.start(cfg))
+    state = TrainState.start(cfg)
+    for record, _ in train(cfg, data, state=state):
+        if record.epoch == 2:
+            break
+    state.distortion_rng = TrainState.start(cfg).distortion_rng
+    continued = final_params(cfg, data, state)
+    assert not np.array_equal(continued.W1, straight.W1)

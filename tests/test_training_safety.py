@@ -93,7 +93,7 @@ def test_saved_checkpoint_is_the_best_epoch_by_validation(data_dir: Path, tmp_pa
 
     images, labels = idx.load_split("mnist", data_dir, "train")
     data = split_validation(images, labels, N_VALIDATION)
-    _, accuracy, _ = score(saved.params, data.X_val, data.y_val, saved.config, len(data.X_train))
+    _, accuracy, _ = score(saved.params, data.X_val, data.y_val, saved.config, data.n_train)
     assert accuracy == pytest.approx(accuracies[best_epoch - 1], abs=1e-12)
 
 

@@ -193,10 +193,8 @@ def test_network_import_does_not_load_scipy():
 
 
 def test_gathering_uint8_pixels_trains_exactly_like_float_inputs():
-    from dataclasses import replace
-
     from digitnet.config import Config
-    from digitnet.data.inputs import split_validation
+    from digitnet.data.inputs import TrainingData, split_validation
     from digitnet.training.train import train
 
     rng = np.random.default_rng(5)
@@ -207,7 +205,10 @@ def test_gathering_uint8_pixels_trains_exactly_like_float_inputs():
     np.testing.assert_array_equal(data.pixels_train * np.float32(1 / 255), data.X_train)
     config = Config(hidden_size=7, batch_size=32, epochs=2, validation_size=50, seed=3)
     with_pixels = [p.copy() for _, p in train(config, data)][-1]
-    without = [p.copy() for _, p in train(config, replace(data, pixels_train=None))][-1]
+    floats = TrainingData(
+        X_train=data.X_train, y_train=data.y_train, X_val=data.X_val, y_val=data.y_val
+    )
+    without = [p.copy() for _, p in train(config, floats)][-1]
     for name, value in with_pixels.arrays().items():
         np.testing.assert_array_equal(value, getattr(without, name))
 

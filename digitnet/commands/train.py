@@ -96,7 +96,7 @@ def train(
             click.echo(f"resuming {resume_from} after epoch {resumed.state.epoch}", err=True)
         click.echo(
             f"training 784-{config.hidden_size}-10 ({config.activation}, {config.output}) for"
-            f" {config.epochs} epochs on {config.dataset} ({len(data.X_train):,} training,"
+            f" {config.epochs} epochs on {config.dataset} ({data.n_train:,} training,"
             f" {len(data.X_val):,} validation images); seed {config.seed}",
             err=True,
         )

@@ -18,16 +18,23 @@ zeros outside the image, so every output pixel is a convex combination of input
 pixels and zeros: images stay in [0, 1] and labels are untouched.
 
 Everything is vectorised over the batch (no Python loop over images). Two choices
-keep augmentation well below the cost of a training step (measured on a 2-core
-machine, m = 100, float32):
+keep augmentation well below the cost of a training step:
 
-* the Gaussian smoothing is the separable product G u Gᵀ with a 28 × 28 matrix G
-  holding the kernel (zero padding, like scipy's mode="constant"), as two matrix
-  products over the whole batch (``smooth``): under a millisecond for both fields,
-  against ~2.8 ms for ``scipy.ndimage.gaussian_filter``;
+* the elastic field G_σ * u is the separable product G u Gᵀ with a 28 × 28 matrix G
+  holding the kernel (zero padding, like scipy's mode="constant"). It is a smoothed
+  random field, so only its covariance matters: per axis G Gᵀ, whose eigenvalues fall
+  off like e^(−(πjσ/28)²). ``field_basis`` keeps the k leading eigenvectors (k = 8 of
+  28 for σ = 4, all but 10⁻⁵ of the variance) and the field is drawn as L z Lᵀ with
+  z a k × k standard normal: the same mean, variance and spatial correlation
+  (tests/test_augment.py compares them with G u Gᵀ), from 64 random numbers instead of
+  784 and two products with a 28 × k matrix instead of 28 × 28. Gaussian instead of a
+  sum of uniforms: each pixel of G u Gᵀ sums hundreds of them, so it is normal already;
 * bilinear interpolation gathers the four neighbours from a zero-padded copy with
-  flat indices: ~0.8 ms, against ~2.5 ms for ``scipy.ndimage.map_coordinates``
-  (order=1) on the stacked batch.
+  flat indices (faster than ``scipy.ndimage.map_coordinates`` with order=1 on the
+  stacked batch, issue 4).
+
+Training prepares the next mini-batch's distortions in a worker thread while the
+current step runs (digitnet/training/batches.py).
 
 With every strength zero, s(p) = p exactly, and the output equals the input.
 """
@@ -95,23 +102,50 @@ def gaussian_matrix(sigma: float, side: int = SIDE) -> NDArray[np.float32]:
     return g.astype(np.float32)
 
 
-def smooth(u: NDArray[np.float32], G: NDArray[np.float32]) -> NDArray[np.float32]:
-    """G u Gᵀ for every (28, 28) slice of u: Gaussian smoothing along both image axes.
+#: eigenvalues of G Gᵀ below this share of their sum are left out of the field's basis
+FIELD_VARIANCE_LEFT_OUT = 1e-5
 
-    Two single matrix products over the whole batch, where numpy's ``G @ u @ G.T``
-    would make one small call per slice. They run on scipy's BLAS pinned to one thread
-    (digitnet/blas.gemm), which has no worker threads of its own, so nothing competes
-    with numpy's thread pool, which runs the training step's products.
+
+@lru_cache(maxsize=8)
+def field_basis(sigma: float, side: int = SIDE) -> NDArray[np.float32]:
+    """L (side × k) with L Lᵀ = C / √3 up to the smallest eigenvalues, C = G Gᵀ.
+
+    For u uniform in [−1, 1) (variance 1/3), G u Gᵀ has covariance (1/3) C ⊗ C between
+    its pixels; L z Lᵀ with z standard normal has (L Lᵀ) ⊗ (L Lᵀ): the same when
+    L Lᵀ = C/√3. L holds C's leading eigenvectors scaled by √(eigenvalue/√3).
+    """
+    G = gaussian_matrix(sigma, side).astype(np.float64)
+    values, vectors = np.linalg.eigh(G @ G.T)
+    values, vectors = values[::-1].clip(min=0), vectors[:, ::-1]  # largest first
+    left_out = 1 - np.cumsum(values) / values.sum()
+    k = int(np.argmax(left_out <= FIELD_VARIANCE_LEFT_OUT)) + 1
+    basis: NDArray[np.float32] = (vectors[:, :k] * np.sqrt(values[:k] / np.sqrt(3))).astype(
+        np.float32
+    )
+    return basis
+
+
+def elastic_field(m: int, rng: np.random.Generator, sigma: float) -> NDArray[np.float32]:
+    """Two smoothed random fields (rows, cols) per image, (2, m, 28, 28), before α.
+
+    Each is L zᵀ Lᵀ with z a k × k standard normal (``field_basis``): zᵀ has z's
+    distribution, so the one transpose that two batched products leave is harmless.
+    Both products run over the whole batch at once on scipy's BLAS pinned to one thread
+    (digitnet/nn/blas.gemm), which has no worker threads to compete with numpy's pool,
+    which runs the training step's products.
     """
     from digitnet.nn import blas
 
-    shape = u.shape
-    flat = u.reshape(-1, SIDE)
-    across = blas.gemm(np.empty_like(flat), flat, G.T)  # rows of each slice times Gᵀ: u Gᵀ
+    L = field_basis(float(sigma))
+    k = L.shape[1]
+    z = rng.standard_normal((2 * m * k, k), dtype=np.float32)
+    across = blas.gemm(np.empty((2 * m * k, SIDE), np.float32), z, L.T)  # each slice z Lᵀ
     # Transpose each slice so that the second product also runs along the last axis.
-    turned = np.ascontiguousarray(across.reshape(shape).swapaxes(-1, -2)).reshape(-1, SIDE)
-    down = blas.gemm(np.empty_like(turned), turned, G.T)  # (u Gᵀ)ᵀ Gᵀ = (G u Gᵀ)ᵀ
-    return np.ascontiguousarray(down.reshape(shape).swapaxes(-1, -2))
+    turned = np.ascontiguousarray(across.reshape(2 * m, k, SIDE).swapaxes(1, 2))
+    flat = turned.reshape(2 * m * SIDE, k)  # each slice L zᵀ
+    field = blas.gemm(np.empty((2 * m * SIDE, SIDE), np.float32), flat, L.T)  # L zᵀ Lᵀ
+    shaped: NDArray[np.float32] = field.reshape(2, m, SIDE, SIDE)
+    return shaped
 
 
 def sampling_map(
@@ -140,11 +174,7 @@ def sampling_map(
         rows = rows + uniform(d.shift)
         cols = cols + uniform(d.shift)
     if d.elastic_alpha:
-        G = gaussian_matrix(float(d.elastic_sigma))
-        u = rng.random((2, m, SIDE, SIDE), dtype=np.float32)  # uniform in [0, 1) …
-        u *= 2
-        u -= 1  # … moved to [−1, 1)
-        field = smooth(u, G)  # (2, m, 28, 28)  G_σ * u, separable
+        field = elastic_field(m, rng, d.elastic_sigma)  # (2, m, 28, 28)  G_σ * u in law
         field *= np.float32(d.elastic_alpha)
         rows = rows + field[0]
         cols = cols + field[1]

@@ -21,10 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from digitnet.config import Config
+from digitnet.data.augment import Distortion
 from digitnet.data.inputs import TrainingData
 from digitnet.errors import TrainingError
 from digitnet.nn.network import init_params
 from digitnet.nn.optim import make_optimizer
+from digitnet.training.batches import Batches
 from digitnet.training.step import Step
 
 SMOOTHING = 0.05  # weight of the newest batch in the exponential moving average of the cost
@@ -61,17 +63,18 @@ def range_test(
     rng = np.random.default_rng(config.seed)
     params = init_params(config.hidden_size, config.activation, rng)
     optimizer = make_optimizer(config.optimizer, params, config.momentum)
-    n = len(data.X_train)
+    n = data.n_train
     m = min(config.batch_size, n)
     rates = min_lr * (max_lr / min_lr) ** (np.arange(steps) / max(steps - 1, 1))
     order = rng.permutation(n)
     result = RangeTest([], [], [], suggestion=float("nan"))
     average, best = 0.0, float("inf")
     step = Step(config, params, optimizer, n_train=n, batch_size=m)  # the loop's own step
+    batches = Batches(data, m, Distortion(), np.random.default_rng(0))  # gathers only
     for k, lr in enumerate(rates):
         start = (k * m) % n
         rows = order[start : start + m]
-        batch, y = data.X_train[rows], data.y_train[rows]  # a^(1) (m, 784), labels (m,)
+        batch, y = batches.gather(rows)  # a^(1) (m, 784), labels (m,), as the loop gathers them
         cost, _ = step.measure(batch, y)
         if not np.isfinite(cost):
             break

@@ -6,9 +6,10 @@ an ordinary checkpoint (checkpoint.py: npz + JSON, no pickle, atomic write)
 holding the *latest* parameters rather than the best ones, plus:
 
 * ``arrays``: the optimiser's velocity per parameter block;
-* ``extra["resume"]``: epochs completed, the random generator's state
-  (``rng.bit_generator.state``, plain JSON), the early-stopping counters, the run's
-  history and best record so far, and the training seconds spent.
+* ``extra["resume"]``: epochs completed, the two random generators' states
+  (``bit_generator.state``, plain JSON: the run's and the distortions'), the
+  early-stopping counters, the run's history and best record so far, and the
+  training seconds spent.
 
 The learning-rate schedule needs nothing: it is a pure function of the epoch.
 Because the file is rewritten only between epochs, it is always consistent: a run
@@ -32,7 +33,7 @@ from digitnet.training.runfiles import RunFiles
 from digitnet.training.train import EpochRecord, TrainState
 
 RESUME_KEY = "resume"
-RESUME_FORMAT = 1
+RESUME_FORMAT = 2  # 2: the distortions' own generator (issue 12)
 
 
 @dataclass
@@ -61,6 +62,9 @@ def save(
             "epoch": state.epoch,
             "optimizer": state.optimizer.name,
             "rng": state.rng.bit_generator.state,  # JSON-friendly dict (ints may be big)
+            "distortion_rng": (
+                None if state.distortion_rng is None else state.distortion_rng.bit_generator.state
+            ),
             "best_validation_accuracy": state.best_validation_accuracy,
             "best_epoch": state.best_epoch,
             "history": [r.to_dict() for r in history],
@@ -99,6 +103,8 @@ def load(path: Path) -> Resumed:
         config = ckpt.config
         rng = np.random.default_rng()
         rng.bit_generator.state = saved["rng"]
+        distortions = np.random.default_rng()
+        distortions.bit_generator.state = saved["distortion_rng"]
         optimizer = make_optimizer(saved["optimizer"], ckpt.params, config.momentum)
         optimizer.load_state_arrays(ckpt.arrays)
         state = TrainState(
@@ -108,6 +114,7 @@ def load(path: Path) -> Resumed:
             rng=rng,
             best_validation_accuracy=float(saved["best_validation_accuracy"]),
             best_epoch=int(saved["best_epoch"]),
+            distortion_rng=distortions,
         )
         history = [EpochRecord(**r) for r in saved["history"]]
         best = None if saved["best"] is None else EpochRecord(**saved["best"])

@@ -130,7 +130,7 @@ def run(
                         "validation_cost": record.validation_cost,
                         "train_accuracy": record.train_accuracy,
                         "train_seconds": result.train_seconds,
-                        "n_train": len(data.X_train),
+                        "n_train": data.n_train,
                         "n_validation": len(data.X_val),
                     },
                 ),

@@ -17,8 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from digitnet.config import Config
-from digitnet.data.augment import Distortion, distort
-from digitnet.data.inputs import PIXEL_SCALE, TrainingData
+from digitnet.data.augment import Distortion
+from digitnet.data.inputs import TrainingData
 from digitnet.errors import TrainingError
 from digitnet.nn.network import (
     Params,
@@ -29,8 +29,8 @@ from digitnet.nn.network import (
 )
 from digitnet.nn.optim import Momentum, make_optimizer
 from digitnet.nn.schedules import Schedule
+from digitnet.training.batches import Batches, distortion_rng
 from digitnet.training.step import Step
-from digitnet.vocabulary import N_INPUTS
 
 EVAL_BATCH = 2000  # rows per forward pass when scoring; bounds memory, big enough for BLAS
 
@@ -78,8 +78,9 @@ class TrainState:
     """Everything a run needs to continue exactly where it stopped (``--resume``).
 
     ``train`` updates it in place; between epochs it is consistent and the runner
-    saves it (runner.save_resume_state). The random generator is the run's only
-    source of randomness: initialisation, shuffling, augmentation and dropout.
+    saves it (runner.save_resume_state). Two seeded generators are the run's only
+    sources of randomness: ``rng`` for initialisation, shuffling and dropout, and
+    ``distortion_rng`` for the distortions, which a worker thread draws (batches.py).
     """
 
     epoch: int  # epochs completed
@@ -88,6 +89,7 @@ class TrainState:
     rng: np.random.Generator
     best_validation_accuracy: float = -1.0  # for early stopping
     best_epoch: int = 0
+    distortion_rng: np.random.Generator | None = None  # None: batches.distortion_rng(seed)
 
     @classmethod
     def start(cls, config: Config) -> TrainState:
@@ -95,7 +97,13 @@ class TrainState:
         rng = np.random.default_rng(config.seed)
         params = init_params(config.hidden_size, config.activation, rng)
         optimizer = make_optimizer(config.optimizer, params, config.momentum)
-        return cls(epoch=0, params=params, optimizer=optimizer, rng=rng)
+        return cls(
+            epoch=0,
+            params=params,
+            optimizer=optimizer,
+            rng=rng,
+            distortion_rng=distortion_rng(config.seed),
+        )
 
     def should_stop(self, patience: int) -> bool:
         """Early stopping: no better validation accuracy for ``patience`` epochs (0: never)."""
@@ -117,10 +125,11 @@ def train(
 ) -> Iterator[tuple[EpochRecord, Params]]:
     """Train up to ``config.epochs`` epochs, yielding each epoch's record and parameters.
 
-    One ``np.random.default_rng(config.seed)`` drives initialisation, shuffling,
-    augmentation and dropout, so a rerun with the same seed gives identical
-    parameters. Pass ``state`` (``TrainState.start`` or a resumed one) to keep a
-    handle on the training state; it is updated in place. Stops early when
+    ``np.random.default_rng(config.seed)`` drives initialisation, shuffling and
+    dropout, and a stream spawned from the same seed the distortions, so a rerun with
+    the same seed gives identical parameters. Pass ``state`` (``TrainState.start`` or
+    a resumed one) to keep a handle on the training state; it is updated in place.
+    Stops early when
     ``config.early_stopping`` epochs pass without a better validation accuracy.
     """
     if state is None:
@@ -128,9 +137,11 @@ def train(
         if params is not None:
             state.params = params
             state.optimizer = make_optimizer(config.optimizer, params, config.momentum)
-    params, rng = state.params, state.rng
+    params = state.params
+    if state.distortion_rng is None:
+        state.distortion_rng = distortion_rng(config.seed)
     params.pack()  # θ in one array, values unchanged: one BLAS call per update line (optim.py)
-    n = len(data.X_train)
+    n = data.n_train
     if n == 0:
         raise TrainingError(
             "no training images left after the validation split — lower validation_size"
@@ -138,34 +149,35 @@ def train(
     schedule = Schedule.from_config(config)
     distortion = Distortion.from_config(config)
     batch_size = min(config.batch_size, n)
-    steps_per_epoch = -(-n // batch_size)
-    # One preallocated buffer for the gathered mini-batch: no large fresh allocation per step.
-    X_batch = np.empty((batch_size, N_INPUTS), dtype=np.float32)
-    y_batch = np.empty(batch_size, dtype=data.y_train.dtype)
-    pixel_batch = np.empty((batch_size, N_INPUTS), dtype=np.uint8)
     # The forward pass, J(θ), backprop and update, every array preallocated (step.py).
     step_of = Step(config, params, state.optimizer, n_train=n, batch_size=batch_size)
+    batches = Batches(data, batch_size, distortion, state.distortion_rng)
+    try:
+        yield from _epochs(config, data, state, schedule, step_of, batches, on_batch)
+    finally:
+        batches.close()
 
+
+def _epochs(
+    config: Config,
+    data: TrainingData,
+    state: TrainState,
+    schedule: Schedule,
+    step_of: Step,
+    batches: Batches,
+    on_batch: BatchHook | None,
+) -> Iterator[tuple[EpochRecord, Params]]:
+    params, rng, n = state.params, state.rng, data.n_train
+    batch_size = step_of.batch_size
+    steps_per_epoch = -(-n // batch_size)
     for epoch in range(state.epoch + 1, config.epochs + 1):
         started = time.perf_counter()
         order = rng.permutation(n)
         cost_sum, correct, done = 0.0, 0, 0
         learning_rate = schedule.lr_at(epoch - 1)
-        for step, start in enumerate(range(0, n, batch_size)):
-            rows = order[start : start + batch_size]
-            m = len(rows)
-            A1, y = X_batch[:m], y_batch[:m]
-            # mode="clip": with out= and the default mode="raise", np.take gathers into a
-            # temporary first; rows is a permutation of range(n), so clipping changes nothing.
-            if data.pixels_train is not None:  # a^(1) = pixel / 255, as to_inputs computes it
-                np.take(data.pixels_train, rows, axis=0, out=pixel_batch[:m], mode="clip")
-                np.copyto(A1, pixel_batch[:m])  # uint8 -> float32, exact; then scale in
-                A1 *= PIXEL_SCALE  # float32: faster than one mixed-type multiply, same bits
-            else:
-                np.take(data.X_train, rows, axis=0, out=A1, mode="clip")
-            np.take(data.y_train, rows, out=y, mode="clip")
-            if distortion.enabled:
-                A1 = distort(A1, rng, distortion)
+        # Gathered and (in a worker thread, one batch ahead) distorted: batches.py.
+        for step, (A1, y) in enumerate(batches.epoch(order, batch_size)):
+            m = len(y)
             mask = None
             if config.dropout:
                 mask = dropout_mask(rng, (m, params.hidden_size), config.dropout)

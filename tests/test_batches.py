@@ -1,0 +1,51 @@
+"""training/batches.py: the worker thread distorts exactly what a plain loop would."""
+
+from __future__ import annotations
+
+import numpy as np
+from toydata import synthetic_data
+
+from digitnet.data.augment import Distortion, distort
+from digitnet.training.batches import Batches, distortion_rng
+
+DISTORTION = Distortion(rotate=10.0, shift=1.0, elastic_alpha=20.0)
+
+
+def test_batches_distorted_ahead_equal_batches_distorted_in_turn():
+    data = synthetic_data()
+    order = np.random.default_rng(0).permutation(len(data.X_train))
+    batches = Batches(data, 32, DISTORTION, distortion_rng(5))
+    try:
+        ahead = [(A1.copy(), y.copy()) for A1, y in batches.epoch(order, 32)]
+    finally:
+        batches.close()
+
+    rng = distortion_rng(5)
+    assert len(ahead) == -(-len(order) // 32)
+    for k, (A1, y) in enumerate(ahead):
+        rows = order[32 * k : 32 * (k + 1)]
+        np.testing.assert_array_equal(y, data.y_train[rows])
+        np.testing.assert_array_equal(A1, distort(data.X_train[rows], rng, DISTORTION))
+
+
+def test_the_distortions_stream_is_not_the_runs_stream():
+    a = distortion_rng(0).random(4)
+    assert not np.array_equal(a, np.random.default_rng(0).random(4))
+    np.testing.assert_array_equal(a, distortion_rng(0).random(4))
+
+
+def test_stopping_mid_epoch_leaves_no_distortion_running():
+    data = synthetic_data()
+    batches = Batches(data, 16, DISTORTION, distortion_rng(1))
+    epoch = batches.epoch(np.arange(len(data.X_train)), 16)
+    next(epoch)
+    epoch.close()  # the worker's batch is waited for, so the generator's state is settled
+    state = batches.rng.bit_generator.state
+    batches.close()
+    assert batches.rng.bit_generator.state == state
+
+
+def test_without_distortions_there_is_no_worker():
+    batches = Batches(synthetic_data(), 16, Distortion(), distortion_rng(1))
+    assert batches.worker is None
+    batches.close()
