@@ -36,10 +36,16 @@ _FRINGE = 2  # px of faint, anti-aliased edge the box may grow by (see `ink_box`
 _HALF_PIXEL_TOLERANCE = 1e-6
 
 
-def no_digit(name: str) -> ImageError:
+def no_digit(name: str, blank: bool = False) -> ImageError:
+    """The "no digit" error; it says "blank" only of an image without contrast."""
+    if blank:
+        return ImageError(
+            f"no digit found in {name}: it is blank or one flat colour — "
+            "draw the digit in dark ink on light paper (or light on dark)"
+        )
     return ImageError(
-        f"no digit found in {name}: it is blank or one flat colour — "
-        "draw the digit in dark ink on light paper (or light on dark)"
+        f"no digit found in {name}: its marks are too faint, small or noisy to be a digit — "
+        "write the digit larger or darker, or crop the image closer to it"
     )
 
 

@@ -12,6 +12,8 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from digitnet.images.tightcrop import ink_reaches_frame, split_paper_and_ink
+
 FloatImage = NDArray[np.float32]
 
 # Every MNIST digit's brightest pixel is 254 or 255: ink that already reaches this is at
@@ -37,6 +39,12 @@ _DIM_PAPER = 0.05  # floor for the light level when dividing it out
 _OTSU_BINS = 64
 _MASK_MIN = 0.1
 _MASK_MAX = 0.3
+# An image whose levels span fewer than this many 8-bit gray levels is blank.
+_BLANK_LEVELS = 2.0
+# Paper known from a tight crop's split (`_paper_level`): its level is this quartile,
+# and a pixel's departure from its 3×3 mean has σ·√(8/9) for white noise σ.
+_PAPER_QUARTILE = 75
+_FINE_TO_PIXEL = 1.0606601717798212  # √(9/8)
 
 
 def gray_and_alpha(image: Image.Image) -> tuple[FloatImage, FloatImage | None]:
@@ -123,7 +131,7 @@ def _normalised(n: int, positions: NDArray[np.float64]) -> NDArray[np.float64]:
     return positions / max(1, n - 1) * 2.0 - 1.0
 
 
-def estimate_background(gray: FloatImage) -> FloatImage:
+def estimate_background(gray: FloatImage, paper: NDArray[np.bool_] | None = None) -> FloatImage:
     """The paper's brightness at every pixel: flat, or a smooth quadratic surface.
 
     A photo of paper under a lamp is brighter on one side than the other; if the
@@ -136,9 +144,13 @@ def estimate_background(gray: FloatImage) -> FloatImage:
     When the surface varies by less than `_GRADIENT_MIN` the paper is taken as flat
     and its level is the median of the border ring (the digit rarely fills the frame),
     which leaves an MNIST digit's black background at exactly 0.
+    With `paper` (a mask of pixels known to be paper, for ink that fills the frame),
+    the flat level is their median and the fit starts from the grid cells that are
+    all paper instead of the border ring.
     Returns an array that broadcasts against `gray` (a 0-d array when flat).
     """
-    flat: FloatImage = np.asarray(np.median(_border(gray)), dtype=np.float32)
+    known = _border(gray) if paper is None else gray[paper]
+    flat: FloatImage = np.asarray(np.median(known), dtype=np.float32)
     height, width = gray.shape
     if min(height, width) < _MIN_SURFACE_SIDE:
         return flat
@@ -154,10 +166,18 @@ def estimate_background(gray: FloatImage) -> FloatImage:
     target = grid.ravel()
     # Start from the grid's border ring, which is mostly paper (as in the flat case);
     # a start from all cells lets a large digit pull the first surface towards the ink.
-    ring = np.zeros((grid_h, grid_w), dtype=bool)
-    ring[[0, -1], :] = True
-    ring[:, [0, -1]] = True
-    inliers = ring.ravel()
+    if paper is None:
+        ring = np.zeros((grid_h, grid_w), dtype=bool)
+        ring[[0, -1], :] = True
+        ring[:, [0, -1]] = True
+        inliers = ring.ravel()
+    else:
+        share = Image.fromarray(paper.astype(np.float32)).resize(
+            (grid_w, grid_h), Image.Resampling.BOX
+        )
+        inliers = np.asarray(share).ravel() >= 1.0 - 1e-6
+        if inliers.sum() < 2 * terms.shape[1]:
+            return flat
     coef = np.zeros(terms.shape[1])
     for _ in range(_SURFACE_ROUNDS):
         coef = np.linalg.lstsq(terms[inliers], target[inliers], rcond=None)[0]
@@ -175,6 +195,43 @@ def estimate_background(gray: FloatImage) -> FloatImage:
     surface = sum(c * t for c, t in zip(coef, _surface_terms(u, v), strict=True))
     background: FloatImage = np.asarray(surface, dtype=np.float32)
     return background
+
+
+def _paper_level(
+    gray: FloatImage, paper: NDArray[np.bool_], dark_ink: bool
+) -> tuple[FloatImage, float]:
+    """The paper's level from pixels known to be paper, and the paper's noise (MAD).
+
+    In a blurred crop (a coarse scan enlarged) the paper class still holds the soft
+    edges of strokes, which pull its median towards the ink; the paper itself is the
+    plateau at the class's far end from the ink, so its level is the upper (dark ink)
+    or lower quartile. The noise is measured on the paper's pixel-to-pixel changes
+    (each pixel minus its 3×3 mean, scaled to one pixel's σ), which a smooth blur
+    or lamp does not raise. A lamp's surface fitted to the paper cells replaces the
+    one level only when it fits the paper better.
+    """
+    values = gray[paper]
+    flat: FloatImage = np.asarray(
+        np.percentile(values, _PAPER_QUARTILE if dark_ink else 100 - _PAPER_QUARTILE),
+        dtype=np.float32,
+    )
+    fine = (gray - box_blur(gray, 1))[paper]
+    noise_mad = float(np.median(np.abs(fine - np.median(fine)))) * _FINE_TO_PIXEL
+    surface = estimate_background(gray, paper=paper)
+    if surface.ndim:
+        flat_spread = float(np.median(np.abs(values - np.median(values))))
+        surface_spread = float(np.median(np.abs((gray - surface)[paper])))
+        if surface_spread < flat_spread:
+            return surface, noise_mad
+    return flat, noise_mad
+
+
+def is_blank(image: Image.Image) -> bool:
+    """Whether the image is one flat colour: its levels span under `_BLANK_LEVELS`."""
+    gray, alpha = gray_and_alpha(image)
+    if alpha is not None and float(alpha.min()) < 1.0:
+        gray = _flatten_alpha(gray, alpha)
+    return float(gray.max() - gray.min()) * _MAX_8BIT < _BLANK_LEVELS
 
 
 def to_gray_ink(image: Image.Image) -> FloatImage:
@@ -220,14 +277,24 @@ def ink_and_noise(image: Image.Image) -> tuple[FloatImage, float]:
     reach_down = -float(smooth.min())
     level = float(np.median(background))
     dark_ink = reach_down > reach_up or (reach_down == reach_up and level > 0.5)
+    mad = float(np.median(np.abs(_border(residual))))
+    noise_floor = np.float32(_NOISE_SIGMAS * _MAD_TO_SIGMA * mad)
+    # Ink touching the frame (a tight crop) is not paper, though it lies in the ring:
+    # paper and ink are then told apart by what strokes look like (`tightcrop`), and
+    # the paper is measured on itself.
+    if ink_reaches_frame(residual):
+        split = split_paper_and_ink(gray)
+        if split is not None:
+            background, mad = _paper_level(gray, split.paper, split.dark_ink)
+            residual = gray - background
+            level = float(np.median(background))
+            dark_ink = split.dark_ink
+            noise_floor = np.float32(_NOISE_SIGMAS * _MAD_TO_SIGMA * mad)
     rise = -residual if dark_ink else residual  # ink above background
     if dark_ink and background.ndim:
         # Reflected light = illumination × reflectance: dividing by the paper's
         # brightness undoes the lamp's falloff for dark strokes.
         rise = rise * (np.float32(level) / np.maximum(background, np.float32(_DIM_PAPER)))
-
-    mad = float(np.median(np.abs(_border(residual))))
-    noise_floor = np.float32(_NOISE_SIGMAS * _MAD_TO_SIGMA * mad)
     rise = rise - noise_floor
 
     peak = float(rise.max())

@@ -24,7 +24,7 @@ from PIL import Image
 
 from digitnet.images.decode import load_for_prediction, reduce_large
 from digitnet.images.geometry import INK_THRESHOLD, no_digit, to_mnist_form
-from digitnet.images.photometry import box_blur, ink_and_noise, ink_mask
+from digitnet.images.photometry import box_blur, ink_and_noise, ink_mask, is_blank
 from digitnet.images.segment import Region, find_digits, label, split_touching, typical_width
 from digitnet.vocabulary import N_INPUTS
 
@@ -111,7 +111,7 @@ def to_mnist_digits_boxed(
     labels, components = label(ink_mask(ink))
     regions = find_digits(components, single=single)
     if not regions:
-        raise no_digit(name)
+        raise no_digit(name, blank=is_blank(image))
     if not single:
         typical = typical_width(regions)
         regions = [

@@ -1,0 +1,163 @@
+"""Paper and ink when the ink reaches the image's edges (a tight crop, a thumbnail).
+
+`preprocess` takes the paper's level and noise from the image's outermost ring of
+pixels, which is right for a digit with a margin around it: there the ring is all
+paper. A digit cropped to its ink box (a close crop of a scan, a screenshot, a small
+thumbnail) has ink on every side of that ring, often half of it; the ring's median
+is then anywhere between paper and ink and its spread is as large as the ink's
+contrast, so subtracting that "noise" wipes out the digit.
+
+Touching the frame does not make ink background, so a ring that holds two kinds of
+pixel is not taken as paper. Here the image is split in two classes by Otsu's
+threshold and the classes are told apart by what strokes look like, not by where
+they are:
+
+- a digit's ink is (mostly) one connected piece, while the paper around a tightly
+  cropped digit is cut by the strokes into several pieces (corners, holes);
+- strokes are thin: the ink's area per boundary pixel is smaller than the paper's.
+
+The connected share decides; when it is a tie (both classes in one piece) the
+thinner class is the ink. `preprocess` then measures the paper's level (flat or a lamp's
+surface) and noise on the paper class itself, away from the strokes' edges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from digitnet.images.segment import label
+
+__all__ = ["PaperSplit", "ink_reaches_frame", "split_paper_and_ink"]
+
+# The ring counts as holding ink when more than this share of its pixels lies farther
+# from the paper level than half the image's largest departure from it (a margin's
+# ring of paper grain and JPEG noise has well under 1 % there).
+RING_INK_SHARE = 0.1
+_RING_SIGMAS = 5.0
+_RING_SPREAD = 1.0 / 6.0  # σ ≥ reach/6: the 3σ noise floor would take half the ink
+_RING_SMOOTH = 1.5  # noise alone gives 1 (both are its σ)
+_MAD_TO_SIGMA = 1.4826
+# Connected shares closer than this are a tie, decided by stroke thickness.
+_TIE = 0.05
+# Pieces under this share of the image are specks (noise, grain), not strokes or paper.
+_SPECK = 0.002
+_OTSU_BINS = 64
+
+FloatImage = NDArray[np.float32]
+Mask = NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class PaperSplit:
+    """Which pixels are clearly paper (away from strokes), and the ink's side of it."""
+
+    paper: Mask
+    dark_ink: bool
+
+
+def ink_reaches_frame(residual: FloatImage) -> bool:
+    """Whether the outer ring of `residual` (image minus paper estimate) holds ink.
+
+    A margin's ring departs from 0 by noise only. A tight crop's ring holds strokes:
+
+    - a good share (`RING_INK_SHARE`) of its pixels lies farther from 0 than half the
+      image's reach and than `_RING_SIGMAS` robust σ of the ring, which noise alone
+      never does; or
+    - the ring's spread is a large part of the reach (`_RING_SPREAD`, a third: the
+      3σ noise floor would remove half the ink) while the ring is smooth along its
+      length (`_RING_SMOOTH`): runs of ink and paper, not noise, whose neighbouring
+      pixels differ as much as any two.
+    """
+    reach = float(np.abs(residual).max())
+    if reach <= 0.0 or min(residual.shape) < 2:
+        return False
+    # The ring in order (top, right, bottom, left), so neighbours in it are neighbours.
+    ring = np.concatenate(
+        [residual[0], residual[1:, -1], residual[-1, -2::-1], residual[-2:0:-1, 0]]
+    )
+    size = np.abs(ring)
+    far = max(reach / 2, _RING_SIGMAS * _MAD_TO_SIGMA * float(np.median(size)))
+    if float(np.mean(size > far)) > RING_INK_SHARE:
+        return True
+    # As `photometry` measures them: the noise floor from the ring's MAD about 0, the
+    # reach after a 3×3 mean.
+    spread = _MAD_TO_SIGMA * float(np.median(size))
+    step = _MAD_TO_SIGMA * float(np.median(np.abs(np.diff(ring)))) / np.sqrt(2.0)
+    smooth_reach = float(np.abs(_box_mean(residual)).max())
+    return spread >= _RING_SPREAD * smooth_reach and spread > _RING_SMOOTH * step
+
+
+def _otsu(values: FloatImage) -> float:
+    """Otsu's threshold (1979) over the image's own range."""
+    low, high = float(values.min()), float(values.max())
+    counts, edges = np.histogram(values, bins=_OTSU_BINS, range=(low, high))
+    centres = (edges[:-1] + edges[1:]) / 2
+    weight_low = np.cumsum(counts)
+    weight_high = weight_low[-1] - weight_low
+    mass_low = np.cumsum(counts * centres)
+    mean_low = mass_low / np.maximum(weight_low, 1)
+    mean_high = (mass_low[-1] - mass_low) / np.maximum(weight_high, 1)
+    between = weight_low * weight_high * (mean_low - mean_high) ** 2
+    return float(edges[int(np.argmax(between)) + 1])
+
+
+def _interior(mask: Mask) -> Mask:
+    """Pixels of `mask` whose four neighbours are in it too (the frame continues it)."""
+    m = np.pad(mask, 1, mode="edge")
+    inner: Mask = m[1:-1, 1:-1] & m[:-2, 1:-1] & m[2:, 1:-1] & m[1:-1, :-2] & m[1:-1, 2:]
+    return inner
+
+
+def _thickness(mask: Mask) -> float:
+    """Area per boundary pixel: about half the width of a stroke, larger for blobs.
+
+    The image's frame is not a boundary (`_interior` repeats the edge), since a
+    stroke cut by the crop goes on beyond it.
+    """
+    boundary = int((mask & ~_interior(mask)).sum())
+    return float(mask.sum()) / max(1, boundary)
+
+
+def _connected_share(mask: Mask, speck: int) -> float:
+    """The largest 8-connected piece's share of the class's pixels (specks left out)."""
+    _, components = label(mask)
+    areas = [c.area for c in components if c.area >= speck]
+    return max(areas) / sum(areas) if areas else 0.0
+
+
+def split_paper_and_ink(gray: FloatImage) -> PaperSplit | None:
+    """Tell paper from ink in an image whose ink touches its frame (module docstring).
+
+    The classes are cut on a 3×3 mean, and pieces smaller than `_SPECK` of the image
+    are left out of the connected shares, so paper grain and JPEG noise on either
+    side of the threshold do not pass for pieces of ink or paper. Returns None for an
+    image with fewer than two levels (nothing to split).
+    """
+    smooth = _box_mean(gray)
+    if float(smooth.max() - smooth.min()) <= 0.0:
+        return None
+    light = smooth > _otsu(smooth)
+    if light.all() or not light.any():
+        return None
+    speck = max(2, round(_SPECK * gray.size))
+    light_share, dark_share = _connected_share(light, speck), _connected_share(~light, speck)
+    if abs(light_share - dark_share) > _TIE:
+        light_is_ink = light_share > dark_share
+    else:
+        light_is_ink = _thickness(light) < _thickness(~light)
+    paper = ~light if light_is_ink else light
+    # Measure the paper away from the strokes: their anti-aliased edges are neither.
+    inside = _interior(paper)
+    return PaperSplit(paper=inside if int(inside.sum()) >= 8 else paper, dark_ink=not light_is_ink)
+
+
+def _box_mean(values: FloatImage) -> FloatImage:
+    """3×3 mean, edges repeated."""
+    padded = np.pad(values, 1, mode="edge").astype(np.float32)
+    height, width = values.shape
+    total = sum(padded[r : r + height, c : c + width] for r in range(3) for c in range(3))
+    mean: FloatImage = np.asarray(total, dtype=np.float32) / np.float32(9.0)
+    return mean
