@@ -99,8 +99,8 @@ def test_a_plain_digit_does_not_look_like_a_photo(tmp_path):
     path = tmp_path / "one.png"
     Image.fromarray(page).save(path)
     ink, _ = ink_and_noise(load_for_prediction(path))
-    _, components = label(ink_mask(ink))
-    assert not needs_sheet_reading(components, ink.shape)
+    labels, components = label(ink_mask(ink))
+    assert not needs_sheet_reading(labels, components, ink.shape)
 
 
 def test_reading_a_plain_image_does_not_import_opencv(tmp_path):
@@ -128,5 +128,5 @@ def test_development_photos_floor(tmp_path, bundled):
         correct.append(number == sample.label)
     for condition, buckets in photo_breakdown(samples, correct).items():
         print(condition, {k: f"{r}/{t}" for k, (r, t) in buckets.items()})
-    # Measured 59/60 (98.3%) with the bundled model (README); the floor is a little lower.
+    # Measured 58/60 (96.7%) with the bundled model (README); the floor is a little lower.
     assert np.mean(correct) >= 0.93

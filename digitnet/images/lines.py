@@ -25,7 +25,8 @@ __all__ = ["MIN_RULES", "dark_marks", "remove_rules"]
 
 # At least this many parallel lines make printed paper.
 MIN_RULES = 3
-# A rule runs across at least this share of the sheet, and is at most this thin.
+# A rule runs across at least this share of the sheet, and its width is at most this
+# share of its length.
 _RULE_SPAN = 0.5
 _RULE_THICKNESS = 0.04
 # The opening's element is this share of the sheet's side: longer than any stroke
@@ -51,7 +52,6 @@ def _rules_along(cv2: Any, marks: NDArray[np.uint8], horizontal: bool) -> NDArra
     """Pixels of the long thin lines running one way, if there is a set of them."""
     height, width = marks.shape
     along = width if horizontal else height
-    across = height if horizontal else width
     length = max(15, round(_ELEMENT * along))
     # A line left a degree off true by the warp steps by a pixel every ~60 px; a
     # 3-px smear across it first keeps it one run for the opening.
@@ -72,7 +72,7 @@ def _rules_along(cv2: Any, marks: NDArray[np.uint8], horizontal: bool) -> NDArra
         piece = labels[y : y + h, x : x + w] == k
         counts = piece.sum(axis=0 if horizontal else 1)
         width = float(np.median(counts[counts > 0]))
-        keep[k] = width <= max(4.0, _RULE_THICKNESS * across)
+        keep[k] = width <= _RULE_THICKNESS * span  # far longer than thick: printed
         if keep[k]:
             widths.append(width)
     if int(keep.sum()) < MIN_RULES:

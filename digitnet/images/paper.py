@@ -40,11 +40,12 @@ _SHEET_BLOB_AREA = 0.1  # a piece whose box is this much of the image ...
 _SHEET_BLOB_FILL = 0.5  # ... and which fills this much of its box is a sheet, not a stroke
 _PIECE_AREA = 0.002  # pieces of a sheet cut by its rules: each this much of the image,
 _PIECE_FILL = 0.35  # this solid, at least `_MIN_PIECES` of them, together a sheet's area
-_MIN_PIECES = 3
+_MIN_PIECES = 8  # more than the digits of a number
+_SHEET_ASPECT = 0.4  # a sheet's box is not as narrow as a 1's
 _FRAME_SPAN = 0.9  # a piece spanning this much of both sides (a desk around a sheet) ...
 _FRAME_AREA = 0.15  # ... with this much of the image's area
-_LINE_SPAN = 0.5  # a piece this long ...
-_LINE_THICKNESS = 0.06  # ... and this thin across is a printed line or a sheet's edge
+_LINE_SPAN = 0.5  # a piece this long (a share of the image) ...
+_LINE_THICKNESS = 0.05  # ... and this thin for its length is a printed line or an edge
 _MIN_LINES = 2
 # The sheet's outline (`find_sheet`).
 _WORK_SIDE = 480  # outlines are looked for on a copy this long
@@ -58,8 +59,16 @@ _MIN_SIDE = 64  # a photo smaller than this holds no sheet worth finding
 FloatArray = NDArray[np.float64]
 
 
-def needs_sheet_reading(components: list[Component], shape: tuple[int, int]) -> bool:
-    """Whether the plain reader's ink pieces look like paper, desk or printed lines."""
+def needs_sheet_reading(
+    labels: NDArray[np.int32], components: list[Component], shape: tuple[int, int]
+) -> bool:
+    """Whether the plain reader's ink pieces look like paper, desk or printed lines.
+
+    `labels` and `components` are `segment.label`'s output for the image's ink mask.
+    A bold digit drawn large can pass for a sheet here; `read_sheet` then finds no
+    sheet outline and no rules, and the image is read as it was (at the cost of
+    loading OpenCV).
+    """
     height, width = shape
     if min(height, width) < _MIN_SIDE:
         return False
@@ -67,7 +76,11 @@ def needs_sheet_reading(components: list[Component], shape: tuple[int, int]) -> 
     pieces, pieces_area = 0, 0
     for c in components:
         box = c.height * c.width
-        if box >= _SHEET_BLOB_AREA * height * width and c.area >= _SHEET_BLOB_FILL * box:
+        if (
+            box >= _SHEET_BLOB_AREA * height * width
+            and c.area >= _SHEET_BLOB_FILL * box
+            and min(c.height, c.width) >= _SHEET_ASPECT * max(c.height, c.width)
+        ):
             return True  # the sheet itself, light on a dark desk
         if box >= _PIECE_AREA * height * width and c.area >= _PIECE_FILL * box:
             pieces, pieces_area = pieces + 1, pieces_area + c.area
@@ -77,9 +90,9 @@ def needs_sheet_reading(components: list[Component], shape: tuple[int, int]) -> 
             and c.area >= _FRAME_AREA * height * width
         ):
             return True  # the desk around the sheet, dark on light
-        long_across = c.width >= _LINE_SPAN * width and c.height <= _LINE_THICKNESS * height
-        long_down = c.height >= _LINE_SPAN * height and c.width <= _LINE_THICKNESS * width
-        lines += long_across or long_down
+        along, across = max(c.width, c.height), min(c.width, c.height)
+        spans = c.width >= _LINE_SPAN * width or c.height >= _LINE_SPAN * height
+        lines += spans and across <= _LINE_THICKNESS * along
     if pieces >= _MIN_PIECES and pieces_area >= _SHEET_BLOB_AREA * height * width:
         return True  # the sheet, cut into strips or squares by its printed lines
     return lines >= _MIN_LINES

@@ -110,7 +110,7 @@ def to_mnist_digits_boxed(
     """
     ink, noise_floor = ink_and_noise(image)
     labels, components = label(ink_mask(ink))
-    if needs_sheet_reading(components, ink.shape):
+    if needs_sheet_reading(labels, components, ink.shape):
         # A photo of paper: read what is written on the sheet instead (`paper`, which
         # imports OpenCV only now).
         sheet = read_sheet(image)
