@@ -53,6 +53,7 @@ _MIN_SHEET = 0.05  # of the photo's area
 _MAX_SHEET = 0.97
 _POLY_EPSILON = 0.02  # of the outline's perimeter, for approxPolyDP
 _SOLIDITY = 0.85  # outline area / quadrilateral area
+_STANDS_OUT = 8.0  # 8-bit levels by which paper is lighter (or more coloured) than the desk
 _INSET = 0.015  # of the sheet's side, cut off after warping (its edge and shadow)
 _MIN_SIDE = 64  # a photo smaller than this holds no sheet worth finding
 
@@ -145,6 +146,8 @@ def find_sheet(rgb: NDArray[np.uint8]) -> FloatArray | None:
     scale = min(1.0, _WORK_SIDE / max(height, width))
     small = cv2.resize(rgb, (round(width * scale), round(height * scale)), cv2.INTER_AREA)
     h, w = small.shape[:2]
+    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    saturation = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)[..., 1].astype(np.float32)
     best: tuple[float, FloatArray] | None = None
     for mask in _candidate_masks(cv2, small):
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -161,9 +164,23 @@ def find_sheet(rgb: NDArray[np.uint8]) -> FloatArray | None:
                 continue
             if area < _SOLIDITY * float(cv2.contourArea(quad)):
                 continue
+            # Paper: lighter than the desk around it, or more coloured (a sticky note);
+            # a large dark stroke outlined by the edge map is neither.
+            inside = np.zeros((h, w), np.uint8)
+            cv2.fillConvexPoly(inside, quad.reshape(4, 2), 1)
+            if not (_stands_out(gray, inside) or _stands_out(saturation, inside)):
+                continue
             if best is None or area > best[0]:
                 best = (area, quad.reshape(4, 2).astype(np.float64) / scale)
     return None if best is None else _order(best[1])
+
+
+def _stands_out(values: NDArray[np.float32], inside: NDArray[np.uint8]) -> bool:
+    """Whether `values` are higher inside the quadrilateral than outside it (medians)."""
+    within, without = values[inside > 0], values[inside == 0]
+    if within.size == 0 or without.size == 0:
+        return False
+    return float(np.median(within)) > float(np.median(without)) + _STANDS_OUT
 
 
 def read_sheet(image: Image.Image) -> Image.Image | None:
