@@ -157,7 +157,9 @@ def load_model(path: str | Path | None = None) -> Model:
             return bundled_model()
         path = DEFAULT_CHECKPOINT
     target = Path(path)
-    return Model(checkpoint.load(target), target)
+    # A path that was named and is missing is most likely a typo.
+    hint = "check the path, or train one with `digitnet train`"
+    return Model(checkpoint.load(target, missing_hint=hint), target)
 
 
 @dataclass

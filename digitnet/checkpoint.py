@@ -97,13 +97,15 @@ def _expected_shapes(hidden: int) -> dict[str, tuple[int, ...]]:
     }
 
 
-def load(path: Path) -> Checkpoint:
-    """Read and validate a checkpoint; any problem is a one-line ``CheckpointError``."""
+def load(path: Path, missing_hint: str = "train one with `digitnet train`") -> Checkpoint:
+    """Read and validate a checkpoint; any problem is a one-line ``CheckpointError``.
+
+    ``missing_hint`` is what to do when ``path`` does not exist: the command knows
+    whether the user named the path (then it is a typo) or it is a default, and how
+    another one is named (an option or an argument).
+    """
     if not path.exists():
-        raise CheckpointError(
-            f"checkpoint {path} does not exist"
-            " — train one with `digitnet train` or pass --checkpoint"
-        )
+        raise CheckpointError(f"checkpoint {path} does not exist — {missing_hint}")
     if path.is_dir():
         raise CheckpointError(f"{path} is a directory — pass the checkpoint's .npz file")
     foreign = f"{path} is not a digitnet checkpoint"

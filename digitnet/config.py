@@ -13,6 +13,7 @@ import dataclasses
 import difflib
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,9 +136,17 @@ def _field_types() -> dict[str, type]:
     return {f.name: _TYPES[str(f.type)] for f in dataclasses.fields(Config)}
 
 
+# YAML 1.1, which PyYAML follows, reads a float only with a dot: `1e-2` and `5E-4` come back
+# as strings, though YAML 1.2, Python and every command-line flag read them as numbers.
+_SCIENTIFIC = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def _coerce(key: str, value: Any, source: str) -> Any:
-    """Check one value's type (ints are accepted where floats are expected)."""
+    """Check one value's type (ints, and numbers in scientific notation, are accepted where
+    floats are expected)."""
     expected = _field_types()[key]
+    if expected is float and isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
+        value = float(value)
     ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value, ok = float(value), True
@@ -191,16 +200,18 @@ def _short_repr(value: Any, limit: int = 60) -> str:
 MAX_CONFIG_BYTES = 64 * 1024
 
 
-def _first_alias(text: str) -> yaml.AliasToken | None:
-    """The first alias (``*name``) in a YAML text, found by the tokenizer alone.
+def _first_refused(text: str) -> yaml.AliasToken | yaml.TagToken | None:
+    """The first alias (``*name``) or tag (``!!python/…``) in a YAML text, found by the
+    tokenizer alone.
 
     yaml.safe_load constructs no objects from tags, but an alias repeats a node by
     reference: nine lines can describe 10^9 strings (the "billion laughs"), and
-    whatever then walks or prints the value blows up. A config never needs one, so
-    they are refused before anything is composed.
+    whatever then walks or prints the value blows up. A tag asks for a type, which
+    safe_load refuses with a parser error that reads like a typo; a config needs
+    neither, so both are refused, by name, before anything is composed.
     """
     for token in yaml.scan(text, Loader=yaml.SafeLoader):
-        if isinstance(token, yaml.AliasToken):
+        if isinstance(token, (yaml.AliasToken, yaml.TagToken)):
             return token
     return None
 
@@ -223,11 +234,17 @@ def read_yaml(path: Path) -> dict[str, Any]:
             " — check the path (configs/default.yaml shows the format)"
         )
     try:
-        alias = _first_alias(text)
-        if alias is not None:
+        refused = _first_refused(text)
+        if isinstance(refused, yaml.AliasToken):
             raise ConfigError(
-                f"{path} line {alias.start_mark.line + 1}: YAML aliases (alias *{alias.value})"
-                " are not allowed in a config — write the value out"
+                f"{path} line {refused.start_mark.line + 1}: YAML aliases"
+                f" (alias *{refused.value}) are not allowed in a config — write the value out"
+            )
+        if isinstance(refused, yaml.TagToken):
+            handle, suffix = refused.value
+            raise ConfigError(
+                f"{path} line {refused.start_mark.line + 1}: YAML tags ({handle or ''}{suffix})"
+                " are not allowed in a config — remove the tag and write a plain value"
             )
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

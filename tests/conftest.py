@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+pytest_plugins = ["pytester"]  # tests/test_new_user.py runs a small suite in a given order
 
 # CI gates a change; it should not fail because hypothesis happened to draw, this time,
 # an input no earlier run drew. With DIGITNET_CI set (.ci/run sets it) every property
@@ -31,3 +35,36 @@ def mnist_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"DIGITNET_TEST_MNIST={folder} is not a directory")
     return path
+
+
+def _logging_state(logger: logging.Logger) -> tuple[list[logging.Handler], int, bool, bool]:
+    return list(logger.handlers), logger.level, logger.propagate, logger.disabled
+
+
+def _set_logging_state(
+    logger: logging.Logger, state: tuple[list[logging.Handler], int, bool, bool]
+) -> None:
+    handlers, logger.level, logger.propagate, logger.disabled = state
+    logger.handlers[:] = handlers
+
+
+# The "digitnet" logger as the package leaves it, before any test (or fixture) ran the CLI.
+_PRISTINE_LOGGING = _logging_state(logging.getLogger("digitnet"))
+
+
+@pytest.fixture(autouse=True)
+def _pristine_digitnet_logging() -> Iterator[None]:
+    """Every test starts and ends with the "digitnet" logger as the package leaves it.
+
+    The CLI's ``_setup_logging`` adds a stderr handler and sets ``propagate = False`` for
+    the rest of the process. Left in place (by a test, or by a module-scoped fixture that
+    ran a command before any test's own set-up), later tests see the library print to
+    stderr, and caplog tests can miss records, so an ``assert not caplog.records`` passes
+    whatever happened. Restoring the state *as first seen* would keep a leak from a
+    module fixture, so the state is reset to the package's own before and after each
+    test. (pytest-randomly shuffles the order in CI, so a new leak shows up as a failure.)
+    """
+    logger = logging.getLogger("digitnet")
+    _set_logging_state(logger, _PRISTINE_LOGGING)
+    yield
+    _set_logging_state(logger, _PRISTINE_LOGGING)

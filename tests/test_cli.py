@@ -218,6 +218,7 @@ def test_closed_stdout_pipe_is_quiet(tmp_path):
 
 def test_failed_download_in_train_is_one_line(runner, tmp_path):
     """train on an empty data folder with a mirror that cannot answer: just the error line."""
+    (tmp_path / "empty").mkdir()  # a folder that does not exist is an error of its own
     result = runner.invoke(
         main,
         [

@@ -139,7 +139,7 @@ def test_animated_image_uses_the_first_frame_and_says_so(
         x = image_to_input(path)
     np.testing.assert_array_equal(x, image_to_input(good))  # the first frame, not the second
     [record] = caplog.records
-    assert record.getMessage() == "anim.gif has 2 frames: reading the first one only"
+    assert record.getMessage() == f"{path} has 2 frames: reading the first one only"
 
 
 @pytest.fixture

@@ -392,7 +392,9 @@ def test_ctrl_c_before_the_first_epoch_ignores_an_older_state_file(
         "Error: interrupted before the first epoch finished, so there is nothing to resume"
         " — run the command again"
     )
-    result = CliRunner().invoke(main, ["train", "-q", "--resume", str(old), "--output", str(model)])
+    # --epochs 2: the saved run finished its 1 epoch, and a resume with nothing to do is refused
+    again = ["train", "-q", "--resume", str(old), "--epochs", "2", "--output", str(model)]
+    result = CliRunner().invoke(main, again)
     assert result.exit_code == 130
     assert result.stderr.splitlines()[-1] == (
         "Error: interrupted before an epoch finished, so nothing new was saved — continue with"

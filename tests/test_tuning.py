@@ -10,6 +10,7 @@ from toydata import synthetic_data
 
 from digitnet import config
 from digitnet.cli import main
+from digitnet.commands.augment_preview import TITLE_BAND
 from digitnet.data.augment import SIDE, Distortion, preview_grid
 from digitnet.errors import TrainingError
 from digitnet.training import lrfind
@@ -64,9 +65,11 @@ def test_augment_preview_and_lr_find_write_pngs(tmp_path, mnist_dir):
     )
     assert out.exit_code == 0, out.output
     with Image.open(png) as image:
-        assert image.size == (3 * (8 * 30 + 2), 3 * (8 * 30 + 2))
+        # the grid, zoomed 3×, under a band that names the columns
+        assert image.size == (3 * (8 * 30 + 2), 3 * (8 * 30 + 2) + TITLE_BAND)
     plot = tmp_path / "lr.png"
-    args = ["lr-find", "--config", str(conf), "--data-dir", str(mnist_dir), "--steps", "40"]
+    # 200 steps (the default): 40 are too short for the cost to fall, and lr-find says so
+    args = ["lr-find", "--config", str(conf), "--data-dir", str(mnist_dir), "--steps", "200"]
     out = runner.invoke(main, [*args, "-o", str(plot)])
     assert out.exit_code == 0, out.output
     assert "suggested learning_rate" in out.output

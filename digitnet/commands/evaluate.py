@@ -9,9 +9,11 @@ from typing import Any
 import click
 
 from digitnet.commands.options import (
+    bars_wanted,
     checkpoint_option,
     data_dir_option,
     json_option,
+    load_checkpoint,
     resolve_data_dir,
 )
 
@@ -34,9 +36,9 @@ def evaluate(
     """Accuracy, per-class precision and recall, and the confusion matrix."""
     import digitnet
 
-    model = digitnet.load_model(checkpoint_path)
+    model = digitnet.Model(load_checkpoint(checkpoint_path), checkpoint_path)
     folder = resolve_data_dir(data_dir)
-    rep = digitnet.evaluate(model, folder, split, progress=not as_json)
+    rep = digitnet.evaluate(model, folder, split, progress=bars_wanted(as_json))
     labels = rep.labels
     ckpt = model.checkpoint
     if report_dir is not None:  # issue 6: figures and HTML (digitnet/insight/report.py)

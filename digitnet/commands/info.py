@@ -7,17 +7,18 @@ from pathlib import Path
 
 import click
 
-from digitnet.commands.options import checkpoint_argument, json_option
+from digitnet.commands.options import checkpoint_argument, json_option, load_checkpoint
 
 
 @click.command()
 @checkpoint_argument
 @json_option
 def info(checkpoint_path: Path, as_json: bool) -> None:
-    """Show how a checkpoint was made: architecture, settings, figures."""
-    from digitnet import checkpoint
+    """Show how the checkpoint CKPT was made: architecture, settings, figures.
 
-    ckpt = checkpoint.load(checkpoint_path)
+    CKPT defaults to checkpoints/model.npz.
+    """
+    ckpt = load_checkpoint(checkpoint_path, "an argument: `digitnet info CKPT`")
     data = {
         "checkpoint": str(checkpoint_path),
         "created": ckpt.created,

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from digitnet.commands.options import (
+    bars_wanted,
     config_option,
     data_dir_option,
     json_option,
@@ -60,7 +61,7 @@ def lr_find(
     overrides = {"data_dir": str(data_dir)} if data_dir is not None else {}
     config = config_module.load(config_file, overrides)
     images, labels = runner.load_training_data(
-        config, resolve_data_dir(Path(config.data_dir)), None, not as_json
+        config, resolve_data_dir(Path(config.data_dir)), None, bars_wanted(as_json)
     )
     data = split_validation(images, labels, config.validation_size)
     result = lrfind.range_test(config, data, min_lr, max_lr, steps)
@@ -72,4 +73,7 @@ def lr_find(
         f"tried η from {result.learning_rates[0]:.3g} to {result.learning_rates[-1]:.3g}"
         f" over {len(result.costs)} mini-batches; plot: {output}"
     )
-    click.echo(f"suggested learning_rate: {result.suggestion:.3g}")
+    if result.warning is not None:
+        click.echo(f"Warning: {result.warning}", err=True)
+    else:
+        click.echo(f"suggested learning_rate: {result.suggestion:.3g}")

@@ -51,6 +51,39 @@ mirror_option = click.option(
 )
 
 
+def bars_wanted(quiet: bool) -> bool:
+    """Draw progress bars only on a terminal: written to a file or a pipe, each redraw
+    would be one more line of the log (a small training run made over a hundred)."""
+    import sys
+
+    return not quiet and sys.stderr.isatty()
+
+
+def load_checkpoint(path: Path, how_to_name: str = "--checkpoint CKPT") -> Any:
+    """``checkpoint.load`` with a hint for a missing file that fits how the path was chosen.
+
+    A path the user typed that does not exist is a typo ("check the path"); the default
+    one is missing because nothing was trained yet, and another can be named with
+    ``how_to_name`` (the option or argument the command really has).
+    """
+    from digitnet import checkpoint
+
+    if path != DEFAULT_CHECKPOINT:
+        hint = "check the path, or train one with `digitnet train`"
+    else:
+        hint = f"train one with `digitnet train`, or name another as {how_to_name}"
+    return checkpoint.load(path, missing_hint=hint)
+
+
+def say_bundled(path: Path | None) -> None:
+    """The one stderr line that says the bundled model is in use, and how to use another."""
+    click.echo(
+        f"Using the model bundled with digitnet ({path}; `digitnet info {path}` tells how"
+        " it was trained) — train your own with `digitnet train`",
+        err=True,
+    )
+
+
 def resolve_data_dir(data_dir: Path | str | None) -> Path:
     """The data folder: the one given, else ``$DIGITNET_DATA_DIR``, else ./data (registry.py)."""
     from digitnet.data.registry import default_data_dir
@@ -60,12 +93,11 @@ def resolve_data_dir(data_dir: Path | str | None) -> Path:
 
 def config_or_checkpoint(config_file: Path | None, checkpoint_path: Path | None) -> Any:
     """(config, checkpoint or None): the settings to draw or check."""
-    from digitnet import checkpoint
     from digitnet import config as config_module
 
     if config_file is not None and checkpoint_path is not None:
         raise click.UsageError("give --config or --checkpoint, not both")
     if checkpoint_path is not None:
-        ckpt = checkpoint.load(checkpoint_path)
+        ckpt = load_checkpoint(checkpoint_path)
         return ckpt.config, ckpt
     return config_module.load(config_file), None

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from digitnet.commands.options import json_option
+from digitnet.commands.options import json_option, say_bundled
 from digitnet.vocabulary import DEFAULT_CHECKPOINT
 
 
@@ -28,7 +28,11 @@ def _format_text(reading: Any, top_k: int) -> str:
     if len(reading.digits) == 1:
         p = reading.digits[0].probabilities
         ranked = sorted(range(len(p)), key=lambda d: -p[d])[:top_k]
-        text = ", ".join(f"{d} ({p[d]:.1%})" for d in ranked)
+        # The top digit carries the same "?" a number's uncertain digits carry.
+        unsure = "?" if reading.digits[0].uncertain else ""
+        text = ", ".join(
+            f"{d} ({p[d]:.1%}{unsure if i == 0 else ''})" for i, d in enumerate(ranked)
+        )
         return f"{reading.file}: {text}{mark}"
     parts = ", ".join(
         f"{d.digit} {d.confidence:.1%}{'?' if d.uncertain else ''}" for d in reading.digits
@@ -142,11 +146,7 @@ def predict(
     model = digitnet.load_model(checkpoint_path)  # None: ./checkpoints/model.npz, else bundled
     ckpt, path = model.checkpoint, model.path
     if model.bundled:
-        click.echo(
-            f"Using the model bundled with digitnet ({path}; `digitnet info {path}` tells how"
-            " it was trained) — train your own with `digitnet train`",
-            err=True,
-        )
+        say_bundled(path)
     if save_preprocessed is not None:
         try:
             save_preprocessed.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from digitnet.commands.options import (
+    bars_wanted,
     config_option,
     data_dir_option,
     mirror_option,
@@ -89,6 +90,15 @@ def train(
         config = config_module.apply(
             resumed.config, {k: v for k, v in flags.items() if v is not None}, "command line"
         )
+        done = resumed.state.epoch
+        if config.epochs <= done:
+            # Training on would train nothing and rewrite the run's files with a smaller
+            # epoch count; the run is left exactly as it is.
+            raise DigitnetError(
+                f"{resume_from} has already trained {done} epochs (--epochs {config.epochs}),"
+                f" so there is nothing to do — to train longer pass --epochs N above {done},"
+                f" e.g. --epochs {2 * done}"
+            )
 
     def on_start(data: Any) -> None:
         # Said only once the data is in hand, so a failed download stays a one-line error.
@@ -96,16 +106,18 @@ def train(
             click.echo(f"resuming {resume_from} after epoch {resumed.state.epoch}", err=True)
         click.echo(
             f"training 784-{config.hidden_size}-10 ({config.activation}, {config.output}) for"
-            f" {config.epochs} epochs on {config.dataset} ({data.n_train:,} training,"
+            f" {config.epochs} epoch{'' if config.epochs == 1 else 's'} on {config.dataset}"
+            f" ({data.n_train:,} training,"
             f" {len(data.X_val):,} validation images); seed {config.seed}",
             err=True,
         )
 
     bar: tqdm[Any] | None = None
+    bars = bars_wanted(quiet)  # in a log or a pipe: the epoch lines only
 
     def on_batch(epoch: int, done: int, total: int, cost: float, accuracy: float) -> None:
         nonlocal bar
-        if quiet:
+        if not bars:
             return
         if bar is None:
             bar = tqdm(
@@ -143,7 +155,7 @@ def train(
             resumed=resumed,
             resumed_from=resume_from,
             mirrors=list(mirrors) or None,
-            progress=not quiet,
+            progress=bars,
             on_batch=on_batch,
             on_epoch=on_epoch,
             on_start=on_start,

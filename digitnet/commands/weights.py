@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from digitnet.commands.options import checkpoint_argument
+from digitnet.commands.options import checkpoint_argument, load_checkpoint
 
 
 @click.command()
@@ -19,13 +19,15 @@ from digitnet.commands.options import checkpoint_argument
     help="PNG file to write.",
 )
 def weights(checkpoint_path: Path, output: Path) -> None:
-    """Show each hidden unit's row of θ^(1) as a 28x28 tile: what each unit looks for."""
-    from digitnet import checkpoint
+    """Show each hidden unit's row of θ^(1) as a 28x28 tile: what each unit looks for.
+
+    CKPT defaults to checkpoints/model.npz.
+    """
     from digitnet.errors import DigitnetError
     from digitnet.insight import plots
 
     if output.suffix.lower() != ".png":
         raise DigitnetError(f"cannot write {output.name!r} — name the output file .png")
-    ckpt = checkpoint.load(checkpoint_path)
+    ckpt = load_checkpoint(checkpoint_path, "an argument: `digitnet weights CKPT`")
     plots.weight_tiles(ckpt.params.W1, output)
     click.echo(f"wrote {output} ({ckpt.params.hidden_size} tiles)")

@@ -45,19 +45,51 @@ def hash_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def accepted_path(path: Path) -> Path:
+    """Where the MD5 the user accepted for a hand-placed ``path`` is kept."""
+    return path.with_name(f".{path.name}.accepted-md5")
+
+
+def is_accepted(path: Path, actual_md5: str) -> bool:
+    """Did the user accept ``path`` with exactly this content (`download --accept-modified`)?"""
+    try:
+        return accepted_path(path).read_text(encoding="ascii").strip() == actual_md5
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def accept(path: Path) -> str:
+    """Remember ``path``'s current MD5 as accepted by the user; return it.
+
+    Only the user's own command writes this (`digitnet download --accept-modified`):
+    a warning the user has read is not repeated on every command, and a file that
+    changes again is warned about again, since its MD5 no longer matches.
+    """
+    from digitnet.atomic import write_text
+
+    actual = file_md5(path)
+    write_text(accepted_path(path), actual + "\n")
+    return actual
+
+
 def warn_if_modified(path: Path, expected_md5: str) -> None:
-    """Warn when ``path`` is not the published file: once per file and content.
+    """Warn when ``path`` is not the published file: once per file and content, and not at
+    all once the user accepted that content (`digitnet download --accept-modified`).
 
     Used for files found in the data directory, which may have been put there by
     hand on purpose; they are never rejected on their checksum alone.
     """
     actual = file_md5(path)
-    if actual != expected_md5 and (str(path), actual) not in _warned_modified:
-        _warned_modified.add((str(path), actual))
-        logger.warning(
-            "%s differs from the published file (MD5 %s, expected %s) — using it as is; "
-            "delete it and run `digitnet download` to get the original",
-            path,
-            actual,
-            expected_md5,
-        )
+    if actual == expected_md5 or (str(path), actual) in _warned_modified:
+        return
+    _warned_modified.add((str(path), actual))
+    if is_accepted(path, actual):
+        return
+    logger.warning(
+        "%s differs from the published file (MD5 %s, expected %s) — using it as is;"
+        " `digitnet download --accept-modified` (same --data-dir) stops this warning, or"
+        " delete the file and run `digitnet download` to get the original",
+        path,
+        actual,
+        expected_md5,
+    )

@@ -53,10 +53,18 @@ from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from digitnet.data.checksum import CHUNK_BYTES, hash_file, warn_if_modified
-from digitnet.data.registry import dataset_dir, default_mirrors, get_spec, missing_files, unique
+from digitnet.data.registry import (
+    DATA_DIR_ENV,
+    DEFAULT_DATA_DIR,
+    dataset_dir,
+    default_mirrors,
+    download_command,
+    get_spec,
+    missing_files,
+    unique,
+)
 from digitnet.errors import ChecksumError, DatasetError
 
 if TYPE_CHECKING:  # requests is imported lazily: `digitnet predict` must start fast
@@ -75,6 +83,7 @@ BACKOFF_SECONDS = 0.5
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 # A body cut short mid-transfer is resumed (Range request) this many times per mirror.
 RESUME_ATTEMPTS = 4
+CHECKSUM_MISMATCH = "checksum mismatch"
 LOCK_NAME = ".digitnet-download.lock"
 
 
@@ -104,14 +113,18 @@ def download(
     run is resumed.
 
     Returns the paths written by this call (empty when nothing was missing).
-    Raises DatasetError (ChecksumError if every mirror served wrong bytes) when a
-    file cannot be fetched; files completed before that stay in place.
+    A file no mirror can serve does not stop the others: every file that can be
+    fetched is, and then one DatasetError (ChecksumError if every mirror served
+    wrong bytes) names each file that could not be, with each mirror's reason.
+    A local problem (disk full, read-only folder) stops at once.
     """
     spec = get_spec(dataset)
     folder = dataset_dir(dataset, data_dir)
     bases = unique(list(mirrors)) if mirrors is not None else default_mirrors(dataset)
     _make_dir(folder)
     written = []
+    failed: list[_UnservedFileError] = []
+    unreachable: dict[str, str] = {}  # mirror -> why, once it could not be reached at all
     with _DownloadLock(folder), _session() as session:
         # Checked only once the lock is ours: files another process completed
         # while we waited count as present.
@@ -120,8 +133,14 @@ def download(
             if dest.is_file():
                 warn_if_modified(dest, md5)
                 continue
-            _fetch_from_mirrors(session, name, md5, bases, dest, progress)
+            try:
+                _fetch_from_mirrors(session, name, md5, bases, dest, progress, unreachable)
+            except _UnservedFileError as failure:
+                failed.append(failure)
+                continue
             written.append(dest)
+    if failed:
+        raise _download_failed(failed, len(spec.checksums), folder)
     return written
 
 
@@ -135,8 +154,17 @@ def ensure_dataset(
     """Download the dataset only if some of its files are missing.
 
     This is what `train` and `evaluate` call: with all files present it touches
-    neither the network nor the files' contents.
+    neither the network nor the files' contents. A data folder the user chose
+    (``--data-dir``, ``$DIGITNET_DATA_DIR``, ``data_dir:``) that does not exist is
+    most likely a typo, so it is not created and filled with a fresh download:
+    only the default ``./data`` is (and `digitnet download` creates any folder).
     """
+    if not data_dir.is_dir() and data_dir != DEFAULT_DATA_DIR:
+        raise DatasetError(
+            f"data folder {data_dir} does not exist — check --data-dir (or"
+            f" ${DATA_DIR_ENV}), or fetch the dataset into it with"
+            f" `{download_command(dataset, data_dir)}`"
+        )
     if missing_files(dataset, data_dir):
         download(dataset, data_dir, mirrors, progress=progress)
 
@@ -224,7 +252,28 @@ class _DownloadLock:
 
 
 class _MirrorError(Exception):
-    """One mirror could not serve one file; ``str()`` is a short reason."""
+    """One mirror could not serve one file; ``str()`` is a short reason naming the mirror."""
+
+    def __init__(self, reason: str, *, unreachable: bool = False) -> None:
+        super().__init__(reason)
+        self.unreachable = unreachable  # no answer at all: the mirror will not serve other files
+
+
+class _UnservedFileError(Exception):
+    """No mirror could serve one file: its name, how many mirrors, and each one's reason."""
+
+    def __init__(self, name: str, n_mirrors: int, reasons: list[str]) -> None:
+        super().__init__(name)
+        self.name, self.n_mirrors, self.reasons = name, n_mirrors, reasons
+
+    @property
+    def checksums_only(self) -> bool:
+        return bool(self.reasons) and all(CHECKSUM_MISMATCH in r for r in self.reasons)
+
+    def describe(self) -> str:
+        plural = "mirror" if self.n_mirrors == 1 else "mirrors"
+        reasons = f" ({', '.join(self.reasons)})" if self.reasons else ""
+        return f"{self.name} from {self.n_mirrors} {plural}{reasons}"
 
 
 class _CutShortError(Exception):
@@ -238,31 +287,47 @@ def _fetch_from_mirrors(
     bases: Sequence[str],
     dest: Path,
     progress: bool,
+    unreachable: dict[str, str],
 ) -> None:
-    """Try each mirror for ``name`` until one serves the published bytes."""
+    """Try each mirror for ``name`` until one serves the published bytes.
+
+    A mirror in ``unreachable`` (no connection for an earlier file) is not asked
+    again: with every mirror down, four files would wait out four rounds of retries.
+    Raises _UnservedFileError with every mirror's reason when none served the file.
+    """
     failures = []
     for base in bases:
+        if base in unreachable:
+            failures.append(unreachable[base])
+            continue
         url = base.rstrip("/") + "/" + name
         try:
             _fetch(session, url, md5, dest, progress)
             return
         except _MirrorError as failure:
             failures.append(str(failure))
+            if failure.unreachable:
+                unreachable[base] = str(failure)
             logger.debug("%s: %s", url, failure)
-    raise _all_mirrors_failed(name, len(bases), failures, dest.parent)
+    raise _UnservedFileError(name, len(bases), failures)
 
 
-def _all_mirrors_failed(
-    name: str, n_mirrors: int, failures: list[str], data_dir: Path
+def _download_failed(
+    failed: list[_UnservedFileError], n_files: int, data_dir: Path
 ) -> DatasetError:
-    """The one-line error for a file that no mirror could serve."""
-    plural = "mirror" if n_mirrors == 1 else "mirrors"
-    reasons = f" ({', '.join(failures)})" if failures else ""
-    message = (
-        f"could not download {name} from {n_mirrors} {plural}{reasons} — "
-        f"download it by hand into {data_dir}/ or pass --mirror URL"
-    )
-    if failures and all(f.endswith("checksum mismatch") for f in failures):
+    """The one-line error for the files that no mirror could serve."""
+    if len(failed) == 1:
+        message = (
+            f"could not download {failed[0].describe()} — "
+            f"download it by hand into {data_dir}/ or pass --mirror URL"
+        )
+    else:
+        message = (
+            f"could not download {len(failed)} of {n_files} files:"
+            f" {'; '.join(f.describe() for f in failed)} — "
+            f"download them by hand into {data_dir}/ or pass --mirror URL"
+        )
+    if all(f.checksums_only for f in failed):
         return ChecksumError(message)
     return DatasetError(message)
 
@@ -289,15 +354,18 @@ def _fetch(session: requests.Session, url: str, md5: str, dest: Path, progress: 
                 reason = str(cut)
         else:
             # The partial stays: the next mirror, or the next run, resumes it.
-            raise _MirrorError(f"{_host(url)}: {reason}")
-        if hash_file(part) != md5:
+            raise _MirrorError(f"{_mirror_of(url)}: {reason}")
+        received = hash_file(part)
+        if received != md5:
             part.unlink()
             if resumed:
                 # The bytes kept from before may be what is wrong (a different
                 # mirror's file, say): fetch this one whole before blaming it.
                 _fetch(session, url, md5, dest, progress)
                 return
-            raise _MirrorError(f"{_host(url)}: checksum mismatch")
+            raise _MirrorError(
+                f"{_mirror_of(url)}: {CHECKSUM_MISMATCH} (MD5 {received}, expected {md5})"
+            )
         os.replace(part, dest)
         _fsync_dir(dest.parent)
     except OSError as exc:
@@ -321,11 +389,11 @@ def _transfer(session: requests.Session, url: str, part: Path, label: str, progr
     try:
         response = session.get(url, stream=True, timeout=TIMEOUT, headers=headers)
     except requests.Timeout:
-        raise _MirrorError(f"{_host(url)}: timeout") from None
+        raise _MirrorError(f"{_mirror_of(url)}: timeout", unreachable=True) from None
     except requests.ConnectionError:
-        raise _MirrorError(f"{_host(url)}: connection failed") from None
+        raise _MirrorError(f"{_mirror_of(url)}: connection failed", unreachable=True) from None
     except requests.RequestException as exc:
-        raise _MirrorError(f"{_host(url)}: {type(exc).__name__}") from None
+        raise _MirrorError(f"{_mirror_of(url)}: {type(exc).__name__}") from None
     with response:
         if response.status_code == 416 and have:
             # The server has fewer bytes than our partial: it is not a prefix of
@@ -333,9 +401,9 @@ def _transfer(session: requests.Session, url: str, part: Path, label: str, progr
             part.unlink()
             raise _CutShortError("range not satisfiable")
         if not response.ok:
-            raise _MirrorError(f"{_host(url)}: {response.status_code}")
+            raise _MirrorError(f"{_mirror_of(url)}: {response.status_code}")
         if "html" in response.headers.get("Content-Type", "").lower():
-            raise _MirrorError(f"{_host(url)}: served an HTML page, not the file")
+            raise _MirrorError(f"{_mirror_of(url)}: served an HTML page, not the file")
         start, total = _body_span(response, have)
         if start != have and response.status_code == 206:
             part.unlink()  # a range we did not ask for: unusable, start over
@@ -344,7 +412,7 @@ def _transfer(session: requests.Session, url: str, part: Path, label: str, progr
         first = next(chunks, b"")
         if start == 0 and first.lstrip()[:1] == b"<":
             # No Content-Type said so, but gzip data never starts with "<".
-            raise _MirrorError(f"{_host(url)}: served an HTML page, not the file")
+            raise _MirrorError(f"{_mirror_of(url)}: served an HTML page, not the file")
         with (
             part.open("ab" if start else "wb") as out,
             tqdm(
@@ -377,7 +445,7 @@ def _transfer(session: requests.Session, url: str, part: Path, label: str, progr
         raise _CutShortError(broken)
     if total is not None and size > total:
         part.unlink()
-        raise _MirrorError(f"{_host(url)}: sent more bytes than it announced")
+        raise _MirrorError(f"{_mirror_of(url)}: sent more bytes than it announced")
 
 
 def _body_span(response: requests.Response, have: int) -> tuple[int, int | None]:
@@ -445,9 +513,10 @@ def _local_write_error(dest: Path, exc: OSError) -> DatasetError:
     return DatasetError(f"could not write {dest}: {why} — {fix}")
 
 
-def _host(url: str) -> str:
-    """The host part of ``url``: short enough to list several in one line."""
-    return urlsplit(url).netloc or url
+def _mirror_of(url: str) -> str:
+    """The mirror a file's URL came from (its base URL, as given to --mirror): two mirrors
+    on one host differ only by their path, so the host alone cannot tell them apart."""
+    return url.rsplit("/", 1)[0] + "/"
 
 
 def _make_dir(folder: Path) -> None:

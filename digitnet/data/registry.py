@@ -21,6 +21,8 @@ from pathlib import Path
 from digitnet.errors import DatasetError
 
 DATA_DIR_ENV = "DIGITNET_DATA_DIR"
+#: where datasets go when no folder is chosen (the only one `train` creates by itself)
+DEFAULT_DATA_DIR = Path("data")
 MIRROR_ENV = "DIGITNET_MIRROR"
 
 
@@ -133,7 +135,7 @@ def get_spec(dataset: str) -> DatasetSpec:
 
 def default_data_dir() -> Path:
     """``$DIGITNET_DATA_DIR`` if set and non-empty, else ``./data``."""
-    return Path(os.environ.get(DATA_DIR_ENV) or "data")
+    return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
 
 
 def dataset_dir(dataset: str, data_dir: Path) -> Path:
@@ -156,6 +158,13 @@ def default_mirrors(dataset: str) -> list[str]:
     """
     from_env = re.split(r"[\s,]+", os.environ.get(MIRROR_ENV, ""))
     return unique([m for m in from_env if m] + list(get_spec(dataset).mirrors))
+
+
+def download_command(dataset: str, data_dir: Path) -> str:
+    """The `digitnet download` command that fetches ``dataset`` into ``data_dir``."""
+    which = "" if dataset == "mnist" else f" --dataset {dataset}"
+    where = "" if data_dir == default_data_dir() else f" --data-dir {data_dir}"
+    return f"digitnet download{which}{where}"
 
 
 def missing_files(dataset: str, data_dir: Path) -> list[str]:

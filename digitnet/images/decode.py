@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import warnings
 from pathlib import Path
 
@@ -42,7 +43,8 @@ def load_image(path: Path, max_side: int | None = None) -> Image.Image:
         that Pillow suspects a decompression bomb.
     """
     path = Path(path)
-    name = path.name or str(path)
+    # The path as the user gave it: two folders may each hold a scan.png (issue 15).
+    name = str(path)
     if not path.exists():
         raise ImageError(f"{path} does not exist — check the file name")
     if path.is_dir():
@@ -82,8 +84,8 @@ def _decode(source: Path | io.BytesIO, name: str, max_side: int | None) -> Image
                 upright = ImageOps.exif_transpose(image)  # a loaded copy, file-free
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageError(
-            f"{name} is too large to decode safely ({error.__class__.__name__}) — "
-            "scale it down below 100 megapixels"
+            f"{name} is too large to decode safely{_claimed_megapixels(error)} — "
+            f"scale it down below {_pixel_limit_megapixels():.1f} megapixels"
         ) from error
     except UnidentifiedImageError as error:
         raise ImageError(
@@ -100,6 +102,20 @@ def _decode(source: Path | io.BytesIO, name: str, max_side: int | None) -> Image
     if upright is None:  # only when in_place=True; kept for the type checker
         raise ImageError(f"{name} could not be rotated upright — re-save it without EXIF")
     return upright
+
+
+def _pixel_limit_megapixels() -> float:
+    """Pillow's limit (``Image.MAX_IMAGE_PIXELS``, 89,478,485 pixels by default) in megapixels.
+
+    Past it Pillow warns, and digitnet refuses (see `load_image`), so this is the real limit.
+    """
+    return (Image.MAX_IMAGE_PIXELS or 0) / 1e6
+
+
+def _claimed_megapixels(error: BaseException) -> str:
+    """ " (N megapixels)" from Pillow's decompression-bomb message, or "" if it has no size."""
+    match = re.search(r"\((\d+) pixels\)", str(error))
+    return f" ({int(match.group(1)) / 1e6:,.0f} megapixels)" if match else ""
 
 
 def _first_line(error: BaseException) -> str:

@@ -161,13 +161,13 @@ def to_mnist(image: Image.Image, name: str = "the image") -> FloatImage:
 def image_to_input(path: Path) -> NDArray[np.float32]:
     """Read the image at `path` and return the network's input a^(1): (784,) float32."""
     path = Path(path)
-    return to_mnist(load_for_prediction(path), name=path.name).reshape(N_INPUTS)
+    return to_mnist(load_for_prediction(path), name=str(path)).reshape(N_INPUTS)
 
 
 def image_to_inputs(path: Path, single: bool = False) -> NDArray[np.float32]:
     """Every digit in the image at `path`, left to right: (k, 784) float32 rows a^(1)."""
     path = Path(path)
-    return picture_to_inputs(load_for_prediction(path), name=path.name, single=single)
+    return picture_to_inputs(load_for_prediction(path), name=str(path), single=single)
 
 
 def picture_to_inputs(

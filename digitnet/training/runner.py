@@ -46,6 +46,7 @@ class RunResult:
     history: list[EpochRecord] = field(default_factory=list)
     train_seconds: float = 0.0
     stopped_early: bool = False
+    epochs_saved: int = 0  # the first epochs of ``history`` whose files are all on disk
 
 
 def load_training_data(
@@ -107,6 +108,60 @@ def run(
             best=resumed.best, history=list(resumed.history), train_seconds=resumed.train_seconds
         )
     seconds_before = result.train_seconds
+    result.epochs_saved = saved_before = len(result.history)
+    try:
+        _run_epochs(config, data, output, state, result, on_batch, on_epoch, seconds_before)
+    except KeyboardInterrupt:
+        # Ctrl-C: the epochs finished so far are on disk (checkpoint, history, resume
+        # state); the run record and the learning curve say so too, then the interrupt
+        # goes on to the caller. Only epochs whose files were all written count: an
+        # interrupt can land between an epoch's record and its files.
+        if result.epochs_saved == saved_before:
+            raise  # nothing new on disk: the files of an earlier run stay as they were
+        saved = result.history[: result.epochs_saved]
+        # the best saved epoch: the first of equals, as the loop keeps it
+        best = max(saved, key=lambda r: r.validation_accuracy, default=None)
+        runrecord.write(
+            output,
+            config,
+            saved,
+            best,
+            result.train_seconds,
+            stopped_early=False,
+            resumed_from=resumed_from,
+            status="interrupted",
+        )
+        if learning_curve:
+            draw_learning_curve([r.to_dict() for r in saved], files.learning_curve)
+        raise
+    result.stopped_early = state.epoch < config.epochs
+    runrecord.write(
+        output,
+        config,
+        result.history,
+        result.best,
+        result.train_seconds,
+        stopped_early=result.stopped_early,
+        resumed_from=resumed_from,
+    )
+    if learning_curve and result.history:
+        # The whole history, a resumed run's earlier epochs included.
+        draw_learning_curve([r.to_dict() for r in result.history], files.learning_curve)
+    return result
+
+
+def _run_epochs(
+    config: Config,
+    data: TrainingData,
+    output: Path,
+    state: TrainState,
+    result: RunResult,
+    on_batch: BatchHook | None,
+    on_epoch: EpochHook | None,
+    seconds_before: float,
+) -> None:
+    """The epochs of a run, each followed by its files (see ``run``)."""
+    files = RunFiles(output)
     started = time.perf_counter()
     for record, params in _diverging_quietly(train(config, data, on_batch=on_batch, state=state)):
         result.history.append(record)
@@ -147,19 +202,6 @@ def run(
             files.history,
             json.dumps([r.to_dict() for r in result.history], indent=1) + "\n",
         )
+        result.epochs_saved = len(result.history)
         if on_epoch is not None:
             on_epoch(record, improved)
-    result.stopped_early = state.epoch < config.epochs
-    runrecord.write(
-        output,
-        config,
-        result.history,
-        result.best,
-        result.train_seconds,
-        stopped_early=result.stopped_early,
-        resumed_from=resumed_from,
-    )
-    if learning_curve and result.history:
-        # The whole history, a resumed run's earlier epochs included.
-        draw_learning_curve([r.to_dict() for r in result.history], files.learning_curve)
-    return result
