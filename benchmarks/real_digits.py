@@ -1,34 +1,42 @@
-"""How well and how fast `digitnet predict` reads users' images (issue 5). Not a test.
+"""How well each model reads users' digits, and whether its confidences can be trusted.
 
-    python benchmarks/real_digits.py [--single 500] [--numbers 100] [--seed 1000]
-                                     [--photos 200] [--photo-numbers 50]
-                                     [--mnist DIR] [--checkpoint CKPT] [--markdown]
+    python benchmarks/real_digits.py [--default CKPT] [--best CKPT] [--model NAME=CKPT ...]
+        [--data-dir MNIST] [--single 500] [--numbers 100] [--runs 5] [--markdown]
 
-1. Accuracy on digit images rendered by tests/render_digits.py (fonts shipped with
-   matplotlib; varied size, position, rotation, stroke, polarity, paper, lighting,
-   noise, JPEG, transparency; canvases up to 1200×900), read exactly as `predict`
-   reads them (automatic segmentation), broken down by condition.
-2. Speed on a 4000×3000 photo-sized image (JPEG and PNG): wall time of a whole
-   `digitnet predict` process, from start to exit, beside the same command on a
-   small image (the start-up cost), medians of several runs.
-3. Tight crops (issue 11): each rendered set again, every image cut to its ink box
-   and to a pixel inside it (tests/tight_crops.py), and MNIST test digits (with
-   --mnist or $DIGITNET_TEST_MNIST) with their margin, cut to the ink box and inset.
-4. Photos of written paper (issue 11, tests/render_photos.py): sheets on desks, ruled
-   and squared paper, sticky notes; the development seed (tuned on) and the held-out
-   seed (only measured), single digits and numbers, broken down by condition.
+Models: the bundled one (always), and the checkpoints passed (``--default`` and
+``--best``: trained by ``digitnet train --config configs/default.yaml`` /
+``configs/best.yaml``; any other as ``--model NAME=PATH``).
+
+Sets, each read exactly as `digitnet predict` reads a file (preprocess.image_to_inputs,
+automatic segmentation), single digits and numbers of 3-6 digits:
+
+* ``rendered``: the project's real-looking digits (tests/render_digits.py: fonts that
+  ship with matplotlib, photo, scan and drawing conditions), seeds 1000/1001;
+* ``hand-dev``: handwriting-like digits (tests/handwriting.py), development split;
+* ``hand-held-out``: the same generator's held-out split, which no recipe is tuned on;
+* ``mnist-test``: the 10,000 MNIST test images as arrays (with ``--data-dir``).
+
+For each model and set: the share read right (a number counts when every digit is
+right; an image refused as holding no digit counts as wrong), and the expected
+calibration error (report.calibration: 15 bins of the confidence `predict` shows, the
+weakest digit's for a number) at T = 1 ("ECE raw") and at the model's stored
+temperature ("ECE"). Preprocessing is done once per set and shared by the models.
+With ``--breakdown``, the bundled model's results on the rendered sets by condition.
+Then, for the bundled model, the wall time of a whole `digitnet predict` process on a
+small image (the start-up cost) and on 4000×3000 JPEG and PNG photos, medians of ``--runs``.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -36,104 +44,77 @@ from PIL import Image, ImageDraw, ImageFont
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from render_digits import breakdown, fonts, make_set  # noqa: E402
-from render_photos import (  # noqa: E402
-    DEVELOPMENT_SEED,
-    HELD_OUT_SEED,
-    make_photos,
-    photo_breakdown,
-)
-from tight_crops import tight_copies  # noqa: E402
+import handwriting  # noqa: E402
+import render_digits  # noqa: E402
+from render_digits import breakdown, fonts  # noqa: E402
 
 from digitnet import checkpoint  # noqa: E402
-from digitnet.data.idx import read_idx  # noqa: E402
+from digitnet.data import idx  # noqa: E402
+from digitnet.data.inputs import to_inputs  # noqa: E402
 from digitnet.errors import ImageError  # noqa: E402
-from digitnet.images.reading import bundled_checkpoint, read_image  # noqa: E402
+from digitnet.images.preprocess import image_to_inputs  # noqa: E402
+from digitnet.images.reading import bundled_checkpoint  # noqa: E402
+from digitnet.insight.report import calibration  # noqa: E402
+from digitnet.nn.calibration import logits, probabilities  # noqa: E402
 
 
-def read_right(paths: list[Path], labels: list[str], ckpt) -> list[bool]:
-    """Whether `predict` reads each image as its label (a refusal counts as wrong)."""
-    correct = []
-    for path, label in zip(paths, labels, strict=True):
+@dataclass
+class ReadSet:
+    """A set preprocessed once: every image's digit rows (None: refused) and its label."""
+
+    name: str
+    inputs: list[Any]  # (k, 784) float32 per image, or None
+    labels: list[str]
+    samples: list[Any]
+    correct: list[bool] | None = None  # the last scored model's, per image
+
+
+def prepare(name: str, samples: list[Any]) -> ReadSet:
+    inputs: list[Any] = []
+    for sample in samples:
         try:
-            number = read_image(path, ckpt).number
+            inputs.append(image_to_inputs(sample.path))
         except ImageError:
-            number = ""
-        correct.append(number == label)
-    return correct
+            inputs.append(None)
+    return ReadSet(name, inputs, [s.label for s in samples], samples)
 
 
-def accuracy(folder: Path, n: int, seed: int, digits: tuple[int, int], ckpt, markdown: bool):
-    samples = make_set(folder, n, seed=seed, digits=digits)
-    started = time.perf_counter()
-    correct = read_right([s.path for s in samples], [s.label for s in samples], ckpt)
-    seconds = time.perf_counter() - started
-    kind = "single digits" if digits == (1, 1) else f"numbers of {digits[0]}-{digits[1]} digits"
-    print(
-        f"\n{kind}: {sum(correct)}/{len(correct)} read right ({np.mean(correct):.1%}),"
-        f" seed {seed}, {seconds / len(correct) * 1000:.0f} ms per image in-process"
-    )
-    table = breakdown(samples, correct)
-    if markdown:
-        print("\n| condition | value: right/total (%) |\n|---|---|")
-    for condition, buckets in table.items():
-        if condition == "digit" and digits != (1, 1):
-            continue
-        cells = ", ".join(f"{k} {r}/{t} ({r / t:.0%})" for k, (r, t) in sorted(buckets.items()))
-        print(f"| {condition} | {cells} |" if markdown else f"  {condition:<18} {cells}")
-    return samples, correct
+def score(ckpt: checkpoint.Checkpoint, read_set: ReadSet) -> dict[str, float]:
+    """Share right, ECE at T = 1 and at the stored T, refusals."""
+    rows = [x for x in read_set.inputs if x is not None]
+    stacked = np.concatenate(rows) if rows else np.empty((0, 784), np.float32)
+    z = logits(ckpt.params, stacked, ckpt.config.activation, ckpt.config.output)
+    out: dict[str, float] = {}
+    for key, t in (("ece_raw", 1.0), ("ece", ckpt.temperature)):
+        p = probabilities(z, ckpt.config.output, t)
+        digits, conf = p.argmax(axis=1), p.max(axis=1)
+        correct, confidence, at = [], [], 0
+        for x, label in zip(read_set.inputs, read_set.labels, strict=True):
+            if x is None:
+                correct.append(False)
+                continue
+            k = len(x)
+            number = "".join(str(d) for d in digits[at : at + k])
+            correct.append(number == label)
+            confidence.append((float(conf[at : at + k].min()), number == label))
+            at += k
+        out["accuracy"] = float(np.mean(correct))
+        read_set.correct = correct
+        answered = np.array([c for c, _ in confidence])
+        right = np.array([r for _, r in confidence], dtype=bool)
+        out[key] = calibration(answered, right).ece
+    out["refused"] = sum(x is None for x in read_set.inputs)
+    return out
 
 
-def tight_rows(name: str, paths: list[Path], labels: list[str], folder: Path, ckpt) -> None:
-    """The same images with their margin, cut to the ink box, and a pixel inside it."""
-    margin = np.mean(read_right(paths, labels, ckpt))
-    tight = np.mean(read_right(tight_copies(paths, folder / "tight"), labels, ckpt))
-    inset = np.mean(read_right(tight_copies(paths, folder / "inset", 1), labels, ckpt))
-    print(
-        f"  {name:<34} margin {margin:.1%}, ink box {tight:.1%} ({(tight - margin) * 100:+.1f}"
-        f" points), a pixel inside {inset:.1%} ({(inset - margin) * 100:+.1f} points)"
-    )
-
-
-def mnist_tight(folder: Path, mnist: Path, start: int, count: int, ckpt) -> None:
-    """MNIST test digits as PNG: with their 28×28 margin, cut to the ink box, inset."""
-    images = read_idx(mnist / "t10k-images-idx3-ubyte.gz")[start : start + count]
-    labels = [str(y) for y in read_idx(mnist / "t10k-labels-idx1-ubyte.gz")[start : start + count]]
-    sets: dict[str, list[Path]] = {"margin": [], "tight": [], "inset": []}
-    for kind in sets:
-        (folder / kind).mkdir(parents=True)
-    for i, image in enumerate(images):
-        rows, cols = np.flatnonzero(image.any(axis=1)), np.flatnonzero(image.any(axis=0))
-        box = image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-        for kind, pixels in (("margin", image), ("tight", box), ("inset", box[1:-1, 1:-1])):
-            Image.fromarray(pixels).save(folder / kind / f"{i}.png")
-            sets[kind].append(folder / kind / f"{i}.png")
-    margin, tight, inset = (np.mean(read_right(sets[k], labels, ckpt)) for k in sets)
-    print(
-        f"  {'MNIST test ' + str(start) + '-' + str(start + count - 1):<34} margin {margin:.1%},"
-        f" ink box {tight:.1%} ({(tight - margin) * 100:+.1f} points), a pixel inside"
-        f" {inset:.1%} ({(inset - margin) * 100:+.1f} points)"
-    )
-
-
-def photos(
-    folder: Path, n: int, seed: int, digits: tuple[int, int], ckpt, markdown: bool, part: str
-):
-    """Photos of paper: how many the model reads, by sheet, rules, desk, shadow, pen."""
-    samples = make_photos(folder, n, seed=seed, digits=digits)
-    started = time.perf_counter()
-    correct = read_right([s.path for s in samples], [s.label for s in samples], ckpt)
-    seconds = time.perf_counter() - started
-    kind = "single digits" if digits == (1, 1) else f"numbers of {digits[0]}-{digits[1]} digits"
-    print(
-        f"\nphotos of paper, {part} (seed {seed}), {kind}: {sum(correct)}/{len(correct)} read"
-        f" right ({np.mean(correct):.1%}), {seconds / len(correct) * 1000:.0f} ms per photo"
-    )
-    if markdown:
-        print("\n| condition | value: right/total |\n|---|---|")
-    for condition, buckets in photo_breakdown(samples, correct).items():
-        cells = ", ".join(f"{k} {r}/{t}" for k, (r, t) in sorted(buckets.items()))
-        print(f"| {condition} | {cells} |" if markdown else f"  {condition:<18} {cells}")
+def mnist_score(ckpt: checkpoint.Checkpoint, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    z = logits(ckpt.params, X, ckpt.config.activation, ckpt.config.output)
+    out: dict[str, float] = {"refused": 0}
+    for key, t in (("ece_raw", 1.0), ("ece", ckpt.temperature)):
+        p = probabilities(z, ckpt.config.output, t)
+        out["accuracy"] = float(np.mean(p.argmax(axis=1) == y))
+        out[key] = calibration(p.max(axis=1), p.argmax(axis=1) == y).ece
+    return out
 
 
 def photo(path: Path, size: tuple[int, int], text: str) -> Path:
@@ -180,47 +161,81 @@ def speed(folder: Path, checkpoint_path: Path, runs: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--default", type=Path, help="checkpoint trained by configs/default.yaml")
+    parser.add_argument("--best", type=Path, help="checkpoint trained by configs/best.yaml")
+    parser.add_argument("--model", action="append", default=[], help="NAME=PATH, repeatable")
+    parser.add_argument("--data-dir", type=Path, help="MNIST folder: adds the MNIST test set")
     parser.add_argument("--single", type=int, default=500)
     parser.add_argument("--numbers", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--checkpoint", type=Path, default=None)
     parser.add_argument("--markdown", action="store_true")
-    parser.add_argument("--photos", type=int, default=200, help="single-digit photos per part")
-    parser.add_argument("--photo-numbers", type=int, default=50, help="number photos per part")
-    parser.add_argument("--mnist", type=Path, default=os.environ.get("DIGITNET_TEST_MNIST"))
-    parser.add_argument("--mnist-digits", type=int, default=1000)
+    parser.add_argument("--breakdown", action="store_true", help="bundled model by condition")
     args = parser.parse_args()
-    path = args.checkpoint or bundled_checkpoint()
-    ckpt = checkpoint.load(path)
-    print(f"checkpoint: {path}")
+
+    paths = {"bundled": bundled_checkpoint()}
+    if args.default:
+        paths["default"] = args.default
+    if args.best:
+        paths["best"] = args.best
+    for item in args.model:
+        name, _, path = item.partition("=")
+        paths[name] = Path(path)
+    models = {name: checkpoint.load(path) for name, path in paths.items()}
+    for name, ckpt in models.items():
+        shape = f"784-{ckpt.params.hidden_size}-10 {ckpt.config.activation}"
+        print(f"{name}: {paths[name]} ({shape}, T = {ckpt.temperature:.3f})")
+
+    results: dict[str, dict[str, dict[str, float]]] = {name: {} for name in models}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        rendered = []
-        if args.single:
-            made = accuracy(folder / "single", args.single, args.seed, (1, 1), ckpt, args.markdown)
-            rendered.append(("rendered single digits", folder / "single", made[0]))
-        if args.numbers:
-            made = accuracy(
-                folder / "numbers", args.numbers, args.seed + 1, (3, 6), ckpt, args.markdown
-            )
-            rendered.append(("rendered numbers", folder / "numbers", made[0]))
-        if rendered or args.mnist:
-            print("\ntight crops (issue 11): the same images cut to their ink box, and inset")
-        for name, where, samples in rendered:
-            paths, labels = [s.path for s in samples], [s.label for s in samples]
-            tight_rows(name, paths, labels, where.with_name(where.name + "-crops"), ckpt)
-        if args.mnist:
-            mnist_tight(folder / "mnist", Path(args.mnist), 1000, args.mnist_digits, ckpt)
-        for part, seed in (("development", DEVELOPMENT_SEED), ("held-out", HELD_OUT_SEED)):
-            if args.photos:
-                where = folder / f"photos-{seed}"
-                photos(where, args.photos, seed, (1, 1), ckpt, args.markdown, part)
-            if args.photo_numbers:
-                where = folder / f"photo-numbers-{seed}"
-                photos(where, args.photo_numbers, seed + 1, (3, 5), ckpt, args.markdown, part)
+        sets = []
+        for kind, n, digits, seed in (("single", args.single, (1, 1), 1000),
+                                      ("numbers", args.numbers, (3, 6), 1001)):  # fmt: skip
+            if not n:
+                continue
+            made = render_digits.make_set(folder / f"r-{kind}", n, seed=seed, digits=digits)
+            sets.append(prepare(f"rendered {kind}", made))
+            for split in handwriting.SPLITS:
+                made = handwriting.make_set(
+                    folder / f"h-{split}-{kind}", n, seed=seed, digits=digits, split=split
+                )
+                sets.append(prepare(f"hand-{split} {kind}", made))
+            print(f"prepared the {kind} sets ({n} images each)", flush=True)
+        for read_set in sets:
+            for name, ckpt in models.items():
+                results[name][read_set.name] = score(ckpt, read_set)
+            if args.breakdown and read_set.name.startswith("rendered"):
+                score(models["bundled"], read_set)
+                print(f"\nbundled, {read_set.name}, by condition (right/total):")
+                for condition, buckets in breakdown(read_set.samples, read_set.correct).items():
+                    cells = ", ".join(
+                        f"{k} {r}/{t} ({r / t:.0%})" for k, (r, t) in sorted(buckets.items())
+                    )
+                    print(f"| {condition} | {cells} |")
+        if args.data_dir:
+            images, labels = idx.load_split("mnist", args.data_dir, "test")
+            X = to_inputs(images)
+            for name, ckpt in models.items():
+                results[name]["mnist-test"] = mnist_score(ckpt, X, labels)
         if args.runs:
-            speed(folder, path, args.runs)
+            speed(folder, paths["bundled"], args.runs)
+
+    set_names = list(next(iter(results.values())))
+    if args.markdown:
+        print("\n| set | " + " | ".join(models) + " |")
+        print("|---|" + "---|" * len(models))
+    for set_name in set_names:
+        cells = []
+        for name in models:
+            r = results[name][set_name]
+            refused = f", {int(r['refused'])} refused" if r["refused"] else ""
+            cells.append(f"{r['accuracy']:.1%} (ECE {r['ece_raw']:.1%} → {r['ece']:.1%}{refused})")
+        if args.markdown:
+            print(f"| {set_name} | " + " | ".join(cells) + " |")
+        else:
+            print(f"\n{set_name}")
+            for name, cell in zip(models, cells, strict=True):
+                print(f"  {name:<14} {cell}")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,8 @@ from digitnet.errors import ImageError
 from digitnet.images import reading as reading_module
 from digitnet.images.reading import UNCERTAIN_BELOW, Reading
 from digitnet.insight.metrics import Report
-from digitnet.nn.network import Architecture, predict_proba
+from digitnet.nn.calibration import predict_proba
+from digitnet.nn.network import Architecture
 from digitnet.vocabulary import DEFAULT_CHECKPOINT, IMAGE_SIDE, N_INPUTS
 
 if TYPE_CHECKING:  # the training loop is imported only when training
@@ -72,11 +73,16 @@ class Model:
         return self.checkpoint.metrics
 
     def predict_proba(self, inputs: NDArray[np.floating]) -> NDArray[np.float32]:
-        """a^(3) for rows a^(1): (N, 784) in [0, 1], MNIST form -> (N, 10)."""
+        """a^(3) for rows a^(1): (N, 784) in [0, 1], MNIST form -> (N, 10), at the model's
+        calibrated temperature (training/calibration.py; T = 1 for an uncalibrated one)."""
         rows = np.asarray(inputs, dtype=np.float32).reshape(-1, N_INPUTS)
         config = self.checkpoint.config
         probabilities: NDArray[np.float32] = predict_proba(
-            self.checkpoint.params, rows, config.activation, config.output
+            self.checkpoint.params,
+            rows,
+            config.activation,
+            config.output,
+            self.checkpoint.temperature,
         ).astype(np.float32, copy=False)
         return probabilities
 

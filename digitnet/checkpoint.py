@@ -25,6 +25,7 @@ from digitnet import __version__
 from digitnet.atomic import atomic_write
 from digitnet.config import Config, from_dict
 from digitnet.errors import CheckpointError, ConfigError
+from digitnet.nn.calibration import temperature_of
 from digitnet.nn.network import PARAM_NAMES, Params
 from digitnet.vocabulary import N_CLASSES, N_INPUTS
 
@@ -48,6 +49,11 @@ class Checkpoint:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)  # optimiser state etc.
     created: str = ""
     version: str = __version__
+
+    @property
+    def temperature(self) -> float:
+        """T of temperature scaling (calibration.py); 1.0 for a checkpoint without one."""
+        return temperature_of(self.metrics)
 
 
 def save(path: Path, checkpoint: Checkpoint) -> None:
@@ -141,10 +147,12 @@ def load(path: Path, missing_hint: str = "train one with `digitnet train`") -> C
                 " — the file is damaged; retrain it"
             )
         extra_arrays[name] = array
+    metrics = dict(metadata.get("metrics", {}))
+    temperature_of(metrics, str(path))  # a bad stored T is refused now, not at first use
     return Checkpoint(
         params=Params(**params),
         config=config,
-        metrics=dict(metadata.get("metrics", {})),
+        metrics=metrics,
         extra=dict(metadata.get("extra", {})),
         arrays=extra_arrays,
         created=str(metadata.get("created", "")),
@@ -236,7 +244,7 @@ def _checked_array(
             f"{path}: {name} has shape {array.shape}, expected {shape}"
             " — the file is damaged; retrain it"
         )
-    if array.dtype not in (np.float32, np.float64):
+    if array.dtype not in (np.float16, np.float32, np.float64):  # float16: a compact store
         raise CheckpointError(
             f"{path}: {name} has dtype {array.dtype}, expected float32 — retrain it"
         )

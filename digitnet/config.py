@@ -66,6 +66,10 @@ class Config:
     augment_shear: float = 0.0  # largest random shear factor
     elastic_alpha: float = 0.0  # α, size of elastic distortions (Simard: 34; 0: off)
     elastic_sigma: float = 4.0  # σ, smoothness of elastic distortions in pixels (Simard: 4)
+    # reader augmentation per mini-batch (pen.py, glyphs.py; all 0: none), for users' digits
+    augment_stroke: float = 0.0  # pixels, largest random change of stroke width
+    augment_low_res: float = 0.0  # fraction of images shown as a small digit enlarged
+    augment_printed: float = 0.0  # fraction of images replaced by printed-style digits
     # reproducibility
     seed: int = 0  # drives initialisation, shuffling, augmentation and dropout
 
@@ -94,6 +98,14 @@ def _positive(value: Any) -> str | None:
 
 def _fraction(value: Any) -> str | None:
     return None if 0 <= value < 1 else "must be in [0, 1)"
+
+
+def _unit_interval(value: Any) -> str | None:
+    return None if 0 <= value <= 1 else "must be in [0, 1]"
+
+
+def _at_most(low: float, high: float) -> Callable[[Any], str | None]:
+    return lambda value: None if low <= value <= high else f"must be in [{low}, {high}]"
 
 
 def _decay_factor(value: Any) -> str | None:
@@ -126,6 +138,9 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "augment_shear": _at_least(0),
     "elastic_alpha": _at_least(0),
     "elastic_sigma": _positive,
+    "augment_stroke": _at_most(0, 4),  # beyond 4 px a 28 × 28 digit is a blot or gone
+    "augment_low_res": _unit_interval,
+    "augment_printed": _unit_interval,
     "seed": _at_least(0),
 }
 

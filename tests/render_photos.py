@@ -1,6 +1,6 @@
 """Render photos of digits written on paper, from a seed (issue 11, item 6).
 
-Used by tests/test_photos.py and benchmarks/real_digits.py. Each photo is a sheet
+Used by tests/test_photos.py and benchmarks/photos_and_crops.py. Each photo is a sheet
 seen by a phone camera: a sheet of paper (plain, ruled or squared, in several line
 colours) or a sticky note, with a digit or a number written on it (the glyphs of
 tests/render_digits.py, in pen colours), lying at an angle and in perspective on a

@@ -177,7 +177,7 @@ def test_format_version_must_be_an_integer(tmp_path: Path, version: object) -> N
     [
         ("b1", np.array([1.0, np.inf, 0, 0], np.float32), "b1 holds NaN or infinite"),
         ("W2", np.zeros((10, 4), np.complex64), "W2 has dtype complex64"),
-        ("W2", np.zeros((10, 4), np.float16), "W2 has dtype float16"),
+        ("W2", np.zeros((10, 4), np.int32), "W2 has dtype int32"),
         ("b2", np.zeros((11,), np.float32), r"b2 has shape \(11,\), expected \(10,\)"),
         ("W1", np.zeros((4, 784, 1), np.float32), "W1 has shape"),
     ],
@@ -190,6 +190,18 @@ def test_parameter_checks(tmp_path: Path, name: str, array: np.ndarray, match: s
     np.savez(path, **arrays)
     with pytest.raises(CheckpointError, match=match):
         checkpoint.load(path)
+
+
+def test_float16_parameters_load_as_float32(tmp_path: Path) -> None:
+    """A compact store (the bundled model): float16 arrays are widened on load."""
+    path = saved_checkpoint(tmp_path / "model.npz")
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["W2"] = arrays["W2"].astype(np.float16)
+    np.savez(path, **arrays)
+    loaded = checkpoint.load(path)
+    assert loaded.params.W2.dtype == np.float32
+    np.testing.assert_array_equal(loaded.params.W2, arrays["W2"].astype(np.float32))
 
 
 def test_non_finite_extra_array_is_refused(tmp_path: Path) -> None:

@@ -30,9 +30,25 @@ def test_data_dir_variable_overrides_default_but_not_file_or_flag(tmp_path):
     assert config.load(path, {"data_dir": "from-flag"}, environ=env).data_dir == "from-flag"
 
 
-def test_default_yaml_matches_builtin_defaults():
-    """configs/default.yaml documents the built-in defaults; the two must not drift apart."""
-    assert config.load(REPO / "configs" / "default.yaml", environ={}) == config.Config()
+def test_default_yaml_marks_every_value_that_differs_from_the_builtin_defaults():
+    """configs/default.yaml lists every key; a value that differs from the built-in default
+    says so on its line ("(built-in: X)"), and a line that says so does differ."""
+    import re
+
+    loaded = config.load(REPO / "configs" / "default.yaml", environ={}).to_dict()
+    builtin = config.Config().to_dict()
+    text = (REPO / "configs" / "default.yaml").read_text()
+    for key, value in loaded.items():
+        line = re.search(rf"^{key}:.*$", text, flags=re.MULTILINE)
+        if line is None:  # data_dir: commented out, so the built-in/env value applies
+            assert value == builtin[key]
+            continue
+        marked = re.search(r"\(built-in: ([^)]*)\)", line.group(0))
+        if value == builtin[key]:
+            assert marked is None, key
+        else:
+            assert marked is not None, f"{key} differs from the built-in default, unmarked"
+            assert marked.group(1) == str(builtin[key]).removesuffix(".0"), key
 
 
 def test_every_key_is_documented_in_default_yaml():

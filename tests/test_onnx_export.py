@@ -81,7 +81,9 @@ def test_graph_and_metadata(tmp_path):
     export(bundled_checkpoint(), out)
     model = onnx.load(str(out))
     onnx.checker.check_model(model)
-    assert [node.op_type for node in model.graph.node] == ["Gemm", "Sigmoid", "Gemm", "Softmax"]
+    bundled = checkpoint.load(bundled_checkpoint())
+    g = {"sigmoid": "Sigmoid", "relu": "Relu", "tanh": "Tanh"}[bundled.config.activation]
+    assert [node.op_type for node in model.graph.node] == ["Gemm", g, "Gemm", "Softmax"]
     (inp,) = model.graph.input
     dims = inp.type.tensor_type.shape.dim
     assert inp.name == "a1"
@@ -91,7 +93,7 @@ def test_graph_and_metadata(tmp_path):
     props = {p.key: p.value for p in model.metadata_props}
     ckpt = checkpoint.load(bundled_checkpoint())
     assert json.loads(props["training_config"]) == ckpt.config.to_dict()
-    assert json.loads(props["architecture"])["hidden"] == 100
+    assert json.loads(props["architecture"])["hidden"] == ckpt.params.hidden_size
     assert "[0, 1]" in props["input_contract"]
     assert "784" in props["input_contract"]
 

@@ -2,7 +2,7 @@
 
 The photos are rendered at test time (tests/render_photos.py). The floor is asserted
 on the development seed, the one the photo path was tuned on; the held-out seed is
-only measured, by benchmarks/real_digits.py.
+only measured, by benchmarks/photos_and_crops.py.
 """
 
 from __future__ import annotations

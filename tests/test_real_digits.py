@@ -17,12 +17,14 @@ import pytest
 from PIL import Image
 from render_digits import Sample, breakdown, make_set
 
-from digitnet import checkpoint
+from digitnet import checkpoint, config
 from digitnet.data.idx import read_idx
 from digitnet.data.inputs import to_inputs
 from digitnet.errors import ImageError
 from digitnet.images.reading import bundled_checkpoint, read_image
 from digitnet.nn.network import predict_proba
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -109,11 +111,16 @@ def test_mnist_pngs_read_as_evaluate_reads_them(tmp_path, mnist_dir, bundled):
     )
 
 
-def test_bundled_model_is_small_float32_and_documented(bundled):
+def test_bundled_model_is_the_reader_recipe_small_and_calibrated(bundled):
     path = bundled_checkpoint()
-    assert path.stat().st_size < 500_000
-    assert bundled.params.W1.dtype == np.float32
-    assert bundled.params.hidden_size == 100
-    assert 0.95 < bundled.metrics["test_accuracy"] <= 1.0
+    assert path.stat().st_size < 1_000_000  # float16 on disk: it ships inside the wheel
+    with np.load(path, allow_pickle=False) as stored:
+        assert stored["W1"].dtype == np.float16
+    assert bundled.params.W1.dtype == np.float32  # widened on load
+    recipe = config.load(REPO / "configs" / "reader.yaml", environ={})
+    assert bundled.config == config.apply(recipe, {"data_dir": "data"}, "test")
+    assert 0.988 <= bundled.metrics["test_accuracy"] <= 1.0
+    assert bundled.metrics["float16_agreement"] >= 0.999
+    assert bundled.temperature != 1.0  # fitted on the validation split
     assert "build_bundled_model.py" in bundled.metrics["trained_on"]
     assert Path(path).parent.name == "assets"

@@ -21,7 +21,7 @@ from digitnet import checkpoint
 from digitnet.cli import main
 from digitnet.images.preprocess import image_to_inputs
 from digitnet.images.reading import UNCERTAIN_BELOW, bundled_checkpoint, read_image
-from digitnet.nn import network
+from digitnet.nn import calibration, network
 from digitnet.nn.activations import ACTIVATIONS
 
 pytest.importorskip("starlette", reason="pip install 'digitnet[serve]' for the serve tests")
@@ -41,7 +41,7 @@ def png_bytes(image: Image.Image) -> bytes:
 
 @pytest.fixture
 def ckpt_path(tmp_path: Path) -> Path:
-    """A copy of the bundled 784-100-10 model in a folder of its own (copies go beside it)."""
+    """A copy of the bundled model in a folder of its own (copies go beside it)."""
     path = tmp_path / "models" / "model.npz"
     path.parent.mkdir()
     shutil.copy(bundled_checkpoint(), path)
@@ -96,7 +96,7 @@ def test_page_and_its_files_are_served_from_the_package(client):
 def test_model_summary_is_info(client, ckpt_path):
     summary = client.get("/api/model").json()
     ckpt = checkpoint.load(ckpt_path)
-    assert summary["architecture"] == "784-100-10"
+    assert summary["architecture"] == f"784-{ckpt.params.hidden_size}-10"
     assert summary["config"] == ckpt.config.to_dict()
     assert summary["metrics"] == ckpt.metrics
     assert summary["checkpoint"] == "model.npz"  # a name, never the server's folders
@@ -120,7 +120,7 @@ def test_reading_is_predicts_reading(client, ckpt_path, seven):
     A1 = image_to_inputs(seven)
     cache = network.forward(ckpt.params, A1, ckpt.config.activation, ckpt.config.output)
     np.testing.assert_allclose(digit["a2"], cache.A2[0], atol=5e-5)
-    assert len(digit["a2"]) == len(digit["contribution"]) == 100
+    assert len(digit["a2"]) == len(digit["contribution"]) == ckpt.params.hidden_size
     z3_top = sum(digit["contribution"]) + digit["bias"]
     assert z3_top == pytest.approx(float(cache.Z3[0, 7]), abs=1e-3)
     ups = [u["contribution"] for u in digit["units_up"]]
@@ -184,13 +184,17 @@ def test_teach_is_one_backprop_step_and_never_writes_the_checkpoint(client, ckpt
     # Later readings use the taught network; the checkpoint file is untouched.
     again = read(client, seven.read_bytes()).json()
     assert again["taught_steps"] == 1
-    assert again["digits"][0]["a3"][1] == pytest.approx(after[1], abs=1e-5)
+    # Readings show a^(3) at the checkpoint's temperature, as predict does (nn/calibration.py).
+    shown = calibration.predict_proba(taught, A1, act, out, ckpt.temperature)[0]
+    assert again["digits"][0]["a3"][1] == pytest.approx(shown[1], abs=1e-5)
     assert hashlib.sha256(ckpt_path.read_bytes()).hexdigest() == before_bytes
     assert sorted(p.name for p in ckpt_path.parent.iterdir()) == ["model.npz"]
 
     assert client.post("/api/reset", json={}).json() == {"taught_steps": 0}
     reset = read(client, seven.read_bytes()).json()["digits"][0]["a3"]
-    np.testing.assert_allclose(reset, cache.A3[0], atol=1e-6)
+    np.testing.assert_allclose(
+        reset, calibration.probabilities(cache.Z3, out, ckpt.temperature)[0], atol=1e-6
+    )
 
 
 def test_save_a_copy_writes_a_new_file_the_server_names(client, ckpt_path, seven):

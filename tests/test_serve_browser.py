@@ -1,7 +1,7 @@
 """`digitnet serve` in a real browser: Debian's Chromium, headless, driven by Playwright.
 
 The real server (uvicorn on 127.0.0.1, a free port, in a thread) serves the bundled
-784-100-10 model. A digit is drawn with mouse events, an image is uploaded, one
+model. A digit is drawn with mouse events, an image is uploaded, one
 backprop step is taught, a bad upload is shown as an error while the page keeps
 working, and no console error appears. Screenshots of each state are kept in
 tests/artifacts/ (git-ignored). The same browser opens `evaluate --report`'s HTML
@@ -122,7 +122,7 @@ def page(browser: Any, server: LiveServer) -> Iterator[Any]:
     page.set_default_timeout(15000)
     page.console = Console(page)
     page.goto(server.url)
-    sync_api.expect(page.locator("#model-line")).to_contain_text("784-100-10")
+    sync_api.expect(page.locator("#model-line")).to_contain_text("784-512-10")
     yield page
     context.close()
 

@@ -1,6 +1,6 @@
 """Tightly cropped copies of digit images: cut to the ink's box, or a pixel inside it.
 
-Used by tests/test_tight_crops.py and benchmarks/real_digits.py (issue 11: ink that
+Used by tests/test_tight_crops.py and benchmarks/photos_and_crops.py (issue 11: ink that
 touches the image's edges is still the digit). The ink box is found on the image
 with its margin, by the same ink mask `predict` uses, so the crop keeps every
 stroke and cuts all the paper around it; with `inset` the box loses that many

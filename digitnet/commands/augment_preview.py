@@ -68,10 +68,10 @@ def augment_preview(
         )
     folder = resolve_data_dir(Path(config.data_dir))
     download.ensure_dataset(config.dataset, folder, progress=bars_wanted(False))
-    images, _ = idx.load_split(config.dataset, folder, "train")
+    images, labels = idx.load_split(config.dataset, folder, "train")
     rng = np.random.default_rng(seed)
     picked = rng.choice(len(images), size=samples, replace=False)
-    grid = preview_grid(to_inputs(images[picked]), rng, distortion, variants)
+    grid = preview_grid(to_inputs(images[picked]), rng, distortion, variants, labels=labels[picked])
     picture = Image.fromarray(grid).resize(
         (grid.shape[1] * ZOOM, grid.shape[0] * ZOOM), Image.Resampling.NEAREST
     )

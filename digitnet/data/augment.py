@@ -37,6 +37,13 @@ Training prepares the next mini-batch's distortions in a worker thread while the
 current step runs (digitnet/training/batches.py).
 
 With every strength zero, s(p) = p exactly, and the output equals the input.
+
+Three more options bring training closer to users' digits (issue 11), in this order
+before the geometric ones: ``printed`` replaces a fraction of the images by
+printed-style digits of the same label drawn from stroke skeletons (glyphs.py);
+``stroke`` widens or narrows each image's pen (pen.change_stroke); and, after the
+geometric distortions, ``low_res`` shows a fraction of the images as a small digit
+enlarged (pen.low_resolution). Labels are untouched by all of them.
 """
 
 from __future__ import annotations
@@ -71,6 +78,9 @@ class Distortion:
     shear: float = 0.0  # shear factor k uniform in [−shear, shear] (row ← row + k col)
     elastic_alpha: float = 0.0  # α: size of the elastic displacement (pixels per unit field)
     elastic_sigma: float = 4.0  # σ: smoothness of the elastic field (pixels)
+    stroke: float = 0.0  # pixels: stroke width changed by Δ uniform in [−stroke, stroke]
+    low_res: float = 0.0  # fraction of images shrunk to a 5-12 px digit and enlarged back
+    printed: float = 0.0  # fraction of images replaced by a printed-style digit (same label)
 
     @classmethod
     def from_config(cls, config: Config) -> Distortion:
@@ -81,10 +91,18 @@ class Distortion:
             shear=config.augment_shear,
             elastic_alpha=config.elastic_alpha,
             elastic_sigma=config.elastic_sigma,
+            stroke=config.augment_stroke,
+            low_res=config.augment_low_res,
+            printed=config.augment_printed,
         )
 
     @property
     def enabled(self) -> bool:
+        return self.geometric or any((self.stroke, self.low_res, self.printed))
+
+    @property
+    def geometric(self) -> bool:
+        """Whether the sampling map differs from the identity."""
         return any((self.shift, self.rotate, self.scale, self.shear, self.elastic_alpha))
 
 
@@ -206,15 +224,42 @@ def bilinear(
     return np.clip(out, 0.0, 1.0, out=out)  # rounding could step a hair past 1
 
 
-def distort(images: Images, rng: np.random.Generator, d: Distortion) -> Images:
-    """A randomly distorted copy of ``images`` (m, 784) with values in [0, 1]."""
+def distort(
+    images: Images,
+    rng: np.random.Generator,
+    d: Distortion,
+    labels: NDArray[np.integer] | None = None,
+) -> Images:
+    """A randomly distorted copy of ``images`` (m, 784) with values in [0, 1].
+
+    ``labels`` (m,) are needed only for ``d.printed`` (a printed digit of each
+    replaced image's label is drawn); without them no image is replaced.
+    """
+    from digitnet.data import glyphs, pen
+
     m = images.shape[0]
-    rows, cols = sampling_map(m, rng, d)
-    return bilinear(images, rows, cols).reshape(m, SIDE * SIDE)
+    out = images
+    if d.printed and labels is not None:
+        chosen = np.flatnonzero(rng.random(m) < d.printed)
+        out = images.copy()
+        out[chosen] = glyphs.render(labels[chosen], rng)
+    if d.stroke:
+        out = pen.change_stroke(out, rng, d.stroke)
+    if d.geometric:
+        rows, cols = sampling_map(m, rng, d)
+        out = bilinear(out, rows, cols).reshape(m, SIDE * SIDE)
+    if d.low_res:
+        out = pen.low_resolution(out, rng, d.low_res)
+    return out if out is not images else images.copy()
 
 
 def preview_grid(
-    images: Images, rng: np.random.Generator, d: Distortion, variants: int = 7, gap: int = 2
+    images: Images,
+    rng: np.random.Generator,
+    d: Distortion,
+    variants: int = 7,
+    gap: int = 2,
+    labels: NDArray[np.integer] | None = None,
 ) -> NDArray[np.uint8]:
     """A picture of what training sees: one row per image, the original first, then
     ``variants`` random distortions of it; white background, dark ink, ``gap`` pixels
@@ -222,7 +267,7 @@ def preview_grid(
     k = images.shape[0]
     cell = SIDE + gap
     grid = np.zeros((k * cell + gap, (variants + 1) * cell + gap), dtype=np.float32)
-    columns = [images] + [distort(images, rng, d) for _ in range(variants)]
+    columns = [images] + [distort(images, rng, d, labels) for _ in range(variants)]
     for j, column in enumerate(columns):
         for i in range(k):
             top, left = gap + i * cell, gap + j * cell

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from digitnet.checkpoint import Checkpoint
 from digitnet.errors import ImageError
 from digitnet.images.preprocess import image_to_inputs
-from digitnet.nn.network import predict_proba
+from digitnet.nn.calibration import predict_proba
 from digitnet.vocabulary import IMAGE_SIDE
 
 __all__ = [
@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: file name of the bundled checkpoint inside the package's assets folder
-BUNDLED_NAME = "digitnet-784-100-10.npz"
+BUNDLED_NAME = "digitnet-reader.npz"
 #: a digit read with less confidence than this is marked uncertain
 UNCERTAIN_BELOW = 0.7
 #: what `find_images` picks up inside a folder (files named directly are always tried)
@@ -160,7 +160,9 @@ def read_inputs(
     uncertain_below: float = UNCERTAIN_BELOW,
 ) -> Reading:
     """Read digits already in MNIST's form: (k, 784) rows a^(1), left to right."""
-    probabilities = predict_proba(ckpt.params, inputs, ckpt.config.activation, ckpt.config.output)
+    probabilities = predict_proba(
+        ckpt.params, inputs, ckpt.config.activation, ckpt.config.output, ckpt.temperature
+    )
     digits = []
     for p in probabilities:
         digit = int(np.argmax(p))

@@ -199,13 +199,17 @@ def write_for_checkpoint(
 ) -> Path:
     """``write`` for a checkpoint: h_θ(x) for every image (in batches), then the report."""
     from digitnet.data.inputs import to_inputs
-    from digitnet.nn.network import predict_proba
+    from digitnet.nn.calibration import predict_proba
     from digitnet.training.train import EVAL_BATCH
 
     probabilities = np.empty((len(images), 10), dtype=np.float64)
     for start in range(0, len(images), EVAL_BATCH):
         stop = min(start + EVAL_BATCH, len(images))
         probabilities[start:stop] = predict_proba(
-            ckpt.params, to_inputs(images[start:stop]), ckpt.config.activation, ckpt.config.output
+            ckpt.params,
+            to_inputs(images[start:stop]),
+            ckpt.config.activation,
+            ckpt.config.output,
+            ckpt.temperature,
         )
     return write(folder, images, labels, predicted, probabilities, metrics, about)

@@ -40,6 +40,7 @@ from digitnet.images.preprocess import to_mnist_digits_boxed
 from digitnet.images.reading import UNCERTAIN_BELOW
 from digitnet.insight.explain import n_train_of
 from digitnet.nn import network
+from digitnet.nn.calibration import probabilities
 from digitnet.nn.network import Params
 from digitnet.vocabulary import N_CLASSES, N_INPUTS
 
@@ -188,9 +189,9 @@ class Session:
         activation, output = self.config.activation, self.config.output
         cache = network.forward(params, A1, activation, output)  # (B1)-(B4)
         A2 = cache.A2  # (k, H)  a^(2)
-        P = cache.A3  # (k, 10) a^(3); sigmoid rows renormalised, as predict_proba reports them
-        if output == "sigmoid":
-            P = P / P.sum(axis=1, keepdims=True)
+        # (k, 10) a^(3) at the checkpoint's temperature T (nn/calibration.py), as `predict`
+        # shows them; sigmoid rows renormalised
+        P = probabilities(cache.Z3, output, self.checkpoint.temperature)
         results = []
         for a1, a2, p in zip(A1, A2, P, strict=True):
             top = int(np.argmax(p))

@@ -86,7 +86,7 @@ class Batches:
         ahead: Future[NDArray[np.float32]] | None = None
         try:
             inputs, y = self.gather(order[:batch_size])
-            ahead = worker.submit(distort, inputs, self.rng, self.distortion)
+            ahead = worker.submit(distort, inputs, self.rng, self.distortion, y)
             for start in starts:
                 assert ahead is not None  # submitted for every batch before it is reached
                 distorted, labels = ahead.result(), y  # a fresh array: the buffer is free again
@@ -94,7 +94,7 @@ class Batches:
                 following = order[start + batch_size : start + 2 * batch_size]
                 if len(following):
                     inputs, y = self.gather(following)
-                    ahead = worker.submit(distort, inputs, self.rng, self.distortion)
+                    ahead = worker.submit(distort, inputs, self.rng, self.distortion, y)
                 yield distorted, labels  # the step runs while the worker distorts the next
         finally:
             if ahead is not None:  # stopped early: let the worker finish with the buffer

@@ -32,6 +32,7 @@ from digitnet.config import Config
 from digitnet.data import download, idx
 from digitnet.data.inputs import TrainingData, split_validation
 from digitnet.training import resume, runrecord
+from digitnet.training.calibrate import calibrate_checkpoint
 from digitnet.training.curve import learning_curve as draw_learning_curve
 from digitnet.training.runfiles import RunFiles
 from digitnet.training.train import BatchHook, EpochRecord, TrainState, train
@@ -135,6 +136,10 @@ def run(
             draw_learning_curve([r.to_dict() for r in saved], files.learning_curve)
         raise
     result.stopped_early = state.epoch < config.epochs
+    if result.best is not None and data.X_val.size:
+        # Temperature scaling on the validation split only (nn/calibration.py): confidences
+        # of the kept parameters, the predictions unchanged.
+        calibrate_checkpoint(output, data.X_val, data.y_val)
     runrecord.write(
         output,
         config,
