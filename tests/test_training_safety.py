@@ -211,7 +211,14 @@ def test_diverging_cli_run_is_one_line(data_dir: Path, tmp_path: Path) -> None:
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
     assert len(errors) == 1
     assert "lower the learning rate" in errors[0]
-    assert "Warning" not in result.stderr
+    # The test data is a subset of MNIST, so its checksum warning may come first (once per
+    # process, so only when this test is the first to read it); nothing else may.
+    others = [
+        line
+        for line in result.stderr.splitlines()
+        if not line.startswith("Error: ") and "differs from the published file" not in line
+    ]
+    assert others == []
     assert not (tmp_path / "m.npz").exists()
 
 
