@@ -24,20 +24,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from render_digits import breakdown, fonts, make_set  # noqa: E402
+from render_digits import breakdown, make_set  # noqa: E402
 from render_photos import (  # noqa: E402
     DEVELOPMENT_SEED,
     HELD_OUT_SEED,
@@ -45,6 +43,9 @@ from render_photos import (  # noqa: E402
     photo_breakdown,
 )
 from tight_crops import tight_copies  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from real_digits import speed  # noqa: E402  (one predict-speed measurement for both)
 
 from digitnet import checkpoint  # noqa: E402
 from digitnet.data.idx import read_idx  # noqa: E402
@@ -135,48 +136,6 @@ def photos(
     for condition, buckets in photo_breakdown(samples, correct).items():
         cells = ", ".join(f"{k} {r}/{t}" for k, (r, t) in sorted(buckets.items()))
         print(f"| {condition} | {cells} |" if markdown else f"  {condition:<18} {cells}")
-
-
-def photo(path: Path, size: tuple[int, int], text: str) -> Path:
-    """A photo-sized page: cream paper, a lamp's falloff, grain, a dark digit."""
-    width, height = size
-    rng = np.random.default_rng(0)
-    xx = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :]
-    yy = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
-    light = 1.0 - 0.35 * (0.6 * xx + 0.4 * yy)
-    paper = np.array([243, 234, 205], np.float32)
-    rgb = paper * light[..., None]
-    rgb += rng.normal(0, 4, (height, width, 1)).astype(np.float32)
-    image = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
-    font = ImageFont.truetype(str(fonts()[0]), height // 3)
-    ImageDraw.Draw(image).text((width // 3, height // 3), text, fill=(20, 20, 30), font=font)
-    image.save(path, quality=90) if path.suffix == ".jpg" else image.save(path)
-    return path
-
-
-def wall_time(args: list[str], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(args, check=True, capture_output=True)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-def speed(folder: Path, checkpoint_path: Path, runs: int) -> None:
-    small = photo(folder / "small.png", (120, 90), "7")
-    print(f"\nspeed: median wall time of `digitnet predict IMAGE` over {runs} runs (start to exit)")
-    base = [sys.executable, "-m", "digitnet", "predict", "--checkpoint", str(checkpoint_path)]
-    reference = wall_time([*base, str(small)], runs)
-    print(f"  {'120x90 PNG (start-up cost)':<28} {reference:.3f} s")
-    for suffix in (".jpg", ".png"):
-        big = photo(folder / f"big{suffix}", (4000, 3000), "2016")
-        seconds = wall_time([*base, str(big)], runs)
-        out = subprocess.run([*base, str(big)], capture_output=True, text=True).stdout.strip()
-        print(
-            f"  {'4000x3000 ' + suffix[1:].upper():<28} {seconds:.3f} s"
-            f"  ({seconds / reference:.2f}x the small image; reads: {out.split(': ', 1)[1]})"
-        )
 
 
 def main() -> None:

@@ -14,20 +14,12 @@ from typing import Any
 
 import click
 
-from digitnet.commands.options import json_option, say_bundled
-from digitnet.vocabulary import DEFAULT_CHECKPOINT
+from digitnet.commands.options import json_option, model_option, say_bundled
 
 
 @click.command()
 @click.argument("image", type=click.Path(path_type=Path))
-@click.option(
-    "--checkpoint",
-    "checkpoint_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help=f"Checkpoint (.npz) to use [default: {DEFAULT_CHECKPOINT} if it exists, else the"
-    " model bundled with digitnet, as `predict`].",
-)
+@model_option
 @click.option(
     "--label",
     type=click.IntRange(0, 9),

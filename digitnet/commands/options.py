@@ -30,6 +30,14 @@ optional_checkpoint_option = click.option(
     default=None,
     help="Use this checkpoint's network (.npz) instead of a config.",
 )
+model_option = click.option(
+    "--checkpoint",
+    "checkpoint_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help=f"Checkpoint (.npz) to use [default: {DEFAULT_CHECKPOINT} if it exists, else the"
+    " model bundled with digitnet].",
+)
 checkpoint_argument = click.argument(
     "checkpoint_path", metavar="[CKPT]", type=click.Path(path_type=Path), default=DEFAULT_CHECKPOINT
 )

@@ -18,8 +18,7 @@ from typing import Any
 
 import click
 
-from digitnet.commands.options import json_option, say_bundled
-from digitnet.vocabulary import DEFAULT_CHECKPOINT
+from digitnet.commands.options import json_option, model_option, say_bundled
 
 
 def _format_text(reading: Any, top_k: int) -> str:
@@ -78,14 +77,7 @@ def _csv_text(rows: list[dict[str, Any]]) -> str:
 
 @click.command()
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--checkpoint",
-    "checkpoint_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help=f"Checkpoint (.npz) to use [default: {DEFAULT_CHECKPOINT} if it exists, else the"
-    " model bundled with digitnet].",
-)
+@model_option
 @click.option(
     "--top-k",
     type=click.IntRange(1, 10),
