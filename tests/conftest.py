@@ -22,6 +22,24 @@ if os.environ.get("DIGITNET_CI"):
 
 
 @pytest.fixture
+def isolated_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For downloader tests: no proxies, mirrors or data folder from the environment
+    (only the local test server is reachable), fresh per-process checksum caches, and
+    retries that keep their count but do not sleep between attempts."""
+    from digitnet.data import checksum
+    from digitnet.data import download as downloader
+
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.delenv("DIGITNET_MIRROR", raising=False)
+    monkeypatch.delenv("DIGITNET_DATA_DIR", raising=False)
+    monkeypatch.setattr(checksum, "_md5_cache", {})
+    monkeypatch.setattr(checksum, "_warned_modified", set())
+    monkeypatch.setattr(downloader, "BACKOFF_SECONDS", 0.0)
+
+
+@pytest.fixture
 def mnist_dir() -> Path:
     """The folder of real MNIST files named by $DIGITNET_TEST_MNIST (tests skip without it).
 

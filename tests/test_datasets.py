@@ -22,7 +22,6 @@ import pytest
 import requests
 from http_server import LocalMirror
 
-from digitnet.data import checksum
 from digitnet.data import download as downloader
 from digitnet.data.download import download, ensure_dataset
 from digitnet.data.idx import load_split, read_idx
@@ -76,17 +75,8 @@ def refused_url() -> str:
 
 
 @pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No proxies or user settings from the environment; fresh per-process caches."""
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.delenv("DIGITNET_MIRROR", raising=False)
-    monkeypatch.delenv("DIGITNET_DATA_DIR", raising=False)
-    monkeypatch.setattr(checksum, "_md5_cache", {})
-    monkeypatch.setattr(checksum, "_warned_modified", set())
-    # Retries and resumes keep their count but do not sleep between attempts.
-    monkeypatch.setattr(downloader, "BACKOFF_SECONDS", 0.0)
+def _isolated(isolated_downloads: None) -> None:
+    """Every test here runs with conftest's isolated_downloads."""
 
 
 @pytest.fixture

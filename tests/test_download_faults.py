@@ -26,7 +26,6 @@ import numpy as np
 import pytest
 from http_server import LocalMirror
 
-from digitnet.data import checksum
 from digitnet.data import download as downloader
 from digitnet.data.download import LOCK_NAME, download, partial_path
 from digitnet.data.idx import load_split
@@ -66,14 +65,8 @@ def make_dataset(folder: Path, n_train: int, n_test: int = 3) -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.delenv("DIGITNET_MIRROR", raising=False)
-    monkeypatch.setattr(checksum, "_md5_cache", {})
-    monkeypatch.setattr(checksum, "_warned_modified", set())
-    monkeypatch.setattr(downloader, "BACKOFF_SECONDS", 0.0)
+def _isolated(isolated_downloads: None) -> None:
+    """Every test here runs with conftest's isolated_downloads."""
 
 
 @pytest.fixture

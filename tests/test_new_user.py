@@ -55,15 +55,8 @@ def md5_of(path: Path) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.delenv("DIGITNET_MIRROR", raising=False)
-    monkeypatch.delenv("DIGITNET_DATA_DIR", raising=False)
-    monkeypatch.setattr(checksum, "_md5_cache", {})
-    monkeypatch.setattr(checksum, "_warned_modified", set())
-    monkeypatch.setattr(downloader, "BACKOFF_SECONDS", 0.0)
+def _isolated(isolated_downloads: None) -> None:
+    """Every test here runs with conftest's isolated_downloads."""
 
 
 @pytest.fixture
