@@ -24,17 +24,24 @@ from numpy.typing import NDArray
 Array: TypeAlias = NDArray[np.floating]
 
 
-def sigmoid(Z: Array, out: Array | None = None) -> Array:
-    """σ(z) = 1 / (1 + e^(−z)), computed as (1 + tanh(z/2)) / 2.
+#: −z is clipped here before e^(−z): e^80 ≈ 5.5e34 is finite in float32 (e^89 is not), and
+#: σ(−80) ≈ 1.8e−35 differs from σ(z) for any z < −80 by less than that.
+SIGMOID_CLIP = 80.0
 
-    The tanh form never overflows (e^(−z) does for z < −88 in float32) and
-    needs no branch on the sign of z.
+
+def sigmoid(Z: Array, out: Array | None = None) -> Array:
+    """σ(z) = 1 / (1 + e^(−z)), with −z clipped at ``SIGMOID_CLIP`` so e^(−z) never overflows.
+
+    Five cheap passes (negate, clip, exp, add, divide): numpy's float32 exp is vectorised,
+    its tanh is several times slower per value, so this is quicker than the equally stable
+    (1 + tanh(z/2)) / 2 (issue 12: the hidden layer's g on 128 × 800 values every step).
+    For large z, e^(−z) underflows to 0 and σ = 1, exactly as it should round.
     """
-    out = np.multiply(Z, 0.5, out=out)
-    np.tanh(out, out=out)
+    out = np.negative(Z, out=out)
+    np.minimum(out, SIGMOID_CLIP, out=out)
+    np.exp(out, out=out)
     out += 1.0
-    out *= 0.5
-    return out
+    return np.divide(1.0, out, out=out)
 
 
 def sigmoid_prime_times(A: Array, delta: Array, scratch: Array | None = None) -> Array:

@@ -19,20 +19,18 @@ n = m, which is exactly the table in DESIGN.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
 
-from digitnet.nn import blas
+from digitnet.nn import numpyblas
 from digitnet.nn.activations import ACTIVATIONS, log_softmax, sigmoid, softmax, softplus
 from digitnet.vocabulary import N_CLASSES, N_INPUTS
 
 Array: TypeAlias = NDArray[np.floating]
 Labels: TypeAlias = NDArray[np.integer]
-AddScaled: TypeAlias = Callable[[Array, Array, float], Array]  # (y, x, c): y ← y + c x
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")  # Params' fields, in order (checked by a test)
 OUTPUTS = ("softmax", "sigmoid")  # a^(3) = h_θ(x): softmax + cross-entropy, or the seed's sigmoid
@@ -122,6 +120,18 @@ class Cache:
     A2_dropped: Array | None = None  # (m, H)
 
 
+@dataclass(frozen=True)
+class Accumulate:
+    """Where backprop writes ∂J/∂θ when the optimiser takes it straight into its own state:
+    ``out ← α ∂J/∂θ + β out`` for every block, done by the products' own α and β
+    (numpyblas.gemm), so no gradient array is written and read again (optim.Momentum:
+    v ← μ v − η ∂J/∂θ is α = −η, β = μ)."""
+
+    out: Params
+    alpha: float
+    beta: float
+
+
 def init_params(
     hidden_size: int,
     activation: str,
@@ -159,7 +169,7 @@ class Workspace:
 
     Training runs forward and backprop thousands of times per epoch with the same
     shapes. Writing every result into these arrays (``out=`` products, in-place
-    ufuncs, BLAS ``axpy`` for the L2 term: digitnet/nn/blas.py) instead of fresh ones
+    ufuncs, BLAS for the L2 term: digitnet/nn/numpyblas.py) instead of fresh ones
     keeps a step close to the time of its five matrix products (benchmarks/speed.py).
     The ``Cache`` and gradients returned are views into the workspace: the next call
     with the same workspace overwrites them.
@@ -215,17 +225,6 @@ class Workspace:
             ones=self.ones[:m],
             grads=self.grads,
         )
-
-
-def _add_scaled(workspace: Workspace | None) -> AddScaled:
-    """y ← y + c x: one BLAS ``axpy`` pass when training with a workspace (digitnet/nn/blas.py),
-    plain numpy otherwise (no scipy import outside training)."""
-    return blas.axpy if workspace is not None else _numpy_add_scaled
-
-
-def _numpy_add_scaled(y: Array, x: Array, c: float) -> Array:
-    y += c * x
-    return y
 
 
 def _own_workspace(workspace: Workspace | None, m: int, params: Params, A1: Array) -> Workspace:
@@ -349,6 +348,7 @@ def backprop(
     l2: float = 0.0,
     n_train: int | None = None,
     workspace: Workspace | None = None,
+    into: Accumulate | None = None,
 ) -> Params:
     """∂J/∂θ for every parameter block, from a forward pass's cache.
 
@@ -359,29 +359,41 @@ def backprop(
     The 1/m of (B8) is applied to δ^(3) at once: (B7) is linear in δ^(3), so δ^(2)
     carries it too, and it costs a pass over (m, 10) values instead of two passes
     over the (H, 784) and (10, H) gradients. ``workspace`` (training): write into
-    its arrays; the gradients returned are then ``workspace.grads``.
+    its arrays; the gradients returned are then ``workspace.grads``. ``into``: write
+    α ∂J/∂θ + β ``into.out`` into ``into.out`` instead, and return it: the (B8) products
+    take that α and β themselves (digitnet/nn/numpyblas.py), the λ terms α.
     """
     _, g_prime_times = ACTIVATIONS[activation]
-    add_scaled = _add_scaled(workspace)
     m = cache.A1.shape[0]
     n = m if n_train is None else n_train
     ws = _own_workspace(workspace, m, params, cache.A1)
-    grads = ws.grads
+    out = ws.grads if into is None else into.out
+
+    def product(block: Array, a: Array, b: Array) -> None:
+        """block ← a b, or α a b + β block when writing ``into`` (numpyblas.gemm)."""
+        if into is None:
+            np.matmul(a, b, out=block)
+        elif block.ndim == 1:  # a bias column: (1, m) ones times δ
+            numpyblas.gemm(block.reshape(1, -1), a.reshape(1, -1), b, into.alpha, into.beta)
+        else:
+            numpyblas.gemm(block, a, b, into.alpha, into.beta)
+
+    l2_scale = l2 / n if into is None else into.alpha * l2 / n
     delta3 = output_error(cache.A3, y)  # (m, 10)  (B6) δ^(3), a small fresh array
     delta3 *= 1.0 / m  # (m, 10)  δ^(3)/m, the (1/m) of (B8)
     # With dropout, layer 3 saw ã^(2) = a^(2) ⊙ r/(1−p): it takes a^(2)'s place in (B8),
     # and ∂ã^(2)/∂z^(2) = r/(1−p) ⊙ g′(z^(2)) adds the mask to (B7).
     A2_seen = cache.A2 if cache.A2_dropped is None else cache.A2_dropped
-    np.matmul(delta3.T, A2_seen, out=grads.W2)  # (10, H)  (B8) (1/m) Σ_i δ^(3) (a^(2))ᵀ
+    product(out.W2, delta3.T, A2_seen)  # (10, H)  (B8) (1/m) Σ_i δ^(3) (a^(2))ᵀ
     if l2:
-        add_scaled(grads.W2, params.W2, l2 / n)  # (10, H)  (B8) + (λ/n) θ^(2)
-    np.matmul(ws.ones, delta3, out=grads.b2)  # (10,)  (B8) bias: Σ_i δ^(3) · a^(2)_0, a_0 = 1, no λ
+        numpyblas.axpy(out.W2, params.W2, l2_scale)  # (10, H)  (B8) + (λ/n) θ^(2)
+    product(out.b2, ws.ones, delta3)  # (10,)  (B8) bias: Σ_i δ^(3) · a^(2)_0, a_0 = 1, no λ
     delta2 = np.matmul(delta3, params.W2, out=ws.delta2)  # (m, H) (B7) (θ^(2))ᵀ δ^(3), no bias row
     if cache.mask is not None:
         delta2 *= cache.mask  # (B7) with dropout: ⊙ r/(1−p)
     g_prime_times(cache.A2, delta2, ws.scratch)  # (m, H)   (B7) ⊙ g′(z^(2))
-    np.matmul(delta2.T, cache.A1, out=grads.W1)  # (H, 784) (B8) (1/m) Σ_i δ^(2) (a^(1))ᵀ
+    product(out.W1, delta2.T, cache.A1)  # (H, 784) (B8) (1/m) Σ_i δ^(2) (a^(1))ᵀ
     if l2:
-        add_scaled(grads.W1, params.W1, l2 / n)  # (H, 784) (B8) + (λ/n) θ^(1)
-    np.matmul(ws.ones, delta2, out=grads.b1)  # (H,)   (B8) bias: Σ_i δ^(2) · a^(1)_0, no λ
-    return grads
+        numpyblas.axpy(out.W1, params.W1, l2_scale)  # (H, 784) (B8) + (λ/n) θ^(1)
+    product(out.b1, ws.ones, delta2)  # (H,)   (B8) bias: Σ_i δ^(2) · a^(1)_0, no λ
+    return out

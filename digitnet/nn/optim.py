@@ -9,13 +9,18 @@ a schedule (schedules.py), not from the optimiser.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, TypeAlias
 
 import numpy as np
 
 from digitnet.errors import CheckpointError
-from digitnet.nn import blas
-from digitnet.nn.network import Array, Params
+from digitnet.nn import numpyblas
+from digitnet.nn.network import Accumulate, Array, Params
+
+#: backprop for the current mini-batch: writes ∂J/∂θ (None) or α ∂J/∂θ + β out (Accumulate)
+#: and returns what it wrote (training/step.py)
+GradientWriter: TypeAlias = Callable[[Accumulate | None], Params]
 
 OPTIMIZERS = ("momentum", "nesterov")
 
@@ -24,6 +29,8 @@ class Optimizer(Protocol):
     name: str
 
     def step(self, params: Params, grads: Params, learning_rate: float) -> None: ...
+
+    def step_with(self, params: Params, gradient: GradientWriter, learning_rate: float) -> None: ...
 
     def state_arrays(self) -> dict[str, Array]: ...
 
@@ -44,13 +51,33 @@ class Momentum:
     def __init__(self, params: Params, momentum: float) -> None:
         self.momentum = momentum
         zeros = Params(**{name: np.zeros_like(a) for name, a in params.arrays().items()})
-        self.velocity = zeros.pack().arrays()  # views of one array, like a packed θ
+        self.velocity_blocks = zeros.pack()  # views of one array, like a packed θ
+        self.velocity = self.velocity_blocks.arrays()
         self._velocity_flat = zeros.flat()
         # Params.flat checks the layout (a few µs); remember its answer for the same blocks.
         self._flats: dict[str, tuple[tuple[Array, ...], Array | None]] = {}
 
+    def step_with(self, params: Params, gradient: GradientWriter, learning_rate: float) -> None:
+        """The step, with backprop writing v ← μ v − η ∂J/∂θ itself: the first line of the
+        update is then the products' own α = −η and β = μ (numpyblas), and only θ ← θ + v
+        is left, one pass instead of three over θ (and no gradient array at all)."""
+        theta = self._flat("θ", params)
+        size = sum(a.size for a in params.arrays().values())
+        if not numpyblas.available() or size < numpyblas.THREADED_MIN:
+            # Without numpy's BLAS the fused products would be numpy's @ plus passes, and a
+            # small θ stays in cache anyway: there the plain step is as fast or faster.
+            self.step(params, gradient(None), learning_rate)
+            return
+        gradient(Accumulate(self.velocity_blocks, alpha=-learning_rate, beta=self.momentum))
+        v = self._velocity_flat
+        if theta is not None and v is not None:
+            numpyblas.axpy(theta, v, 1.0)  # θ ← θ + v, one call over all of θ
+            return
+        for name, block in params.arrays().items():
+            numpyblas.axpy(block, self.velocity[name], 1.0)  # θ ← θ + v, block by block
+
     def step(self, params: Params, grads: Params, learning_rate: float) -> None:
-        # In place through BLAS (digitnet/nn/blas.py): one pass per line, no temporaries. When θ,
+        # In place through BLAS (nn/numpyblas.py): one pass per line, no temporaries. When θ,
         # its gradient and v are each one array (Params.pack; train.py packs θ, and the
         # Workspace its gradients), each line is one call over all of θ, else one per block.
         theta, grad, v = self._flat("θ", params), self._flat("grad", grads), self._velocity_flat
@@ -61,9 +88,9 @@ class Momentum:
             self._update(block, getattr(grads, name), self.velocity[name], learning_rate)
 
     def _update(self, theta: Array, grad: Array, v: Array, learning_rate: float) -> None:
-        blas.scal(v, self.momentum)  # v ← μ v
-        blas.axpy(v, grad, -learning_rate)  # v ← v − η ∂J/∂θ
-        blas.axpy(theta, v, 1.0)  # θ ← θ + v
+        numpyblas.scal(v, self.momentum)  # v ← μ v
+        numpyblas.axpy(v, grad, -learning_rate)  # v ← v − η ∂J/∂θ
+        numpyblas.axpy(theta, v, 1.0)  # θ ← θ + v
 
     def _flat(self, role: str, blocks: Params) -> Array | None:
         """``blocks.flat()``, checked again only when a block is another array than last time."""
@@ -101,11 +128,15 @@ class Nesterov(Momentum):
 
     name = "nesterov"
 
+    def step_with(self, params: Params, gradient: GradientWriter, learning_rate: float) -> None:
+        # ∂J/∂θ is needed twice (for v and for θ), so it is written out in full.
+        self.step(params, gradient(None), learning_rate)
+
     def _update(self, theta: Array, grad: Array, v: Array, learning_rate: float) -> None:
-        blas.scal(v, self.momentum)  # v ← μ v
-        blas.axpy(v, grad, -learning_rate)  # v ← v − η ∂J/∂θ
-        blas.axpy(theta, v, self.momentum)  # θ ← θ + μ v
-        blas.axpy(theta, grad, -learning_rate)  # θ ← θ − η ∂J/∂θ
+        numpyblas.scal(v, self.momentum)  # v ← μ v
+        numpyblas.axpy(v, grad, -learning_rate)  # v ← v − η ∂J/∂θ
+        numpyblas.axpy(theta, v, self.momentum)  # θ ← θ + μ v
+        numpyblas.axpy(theta, grad, -learning_rate)  # θ ← θ − η ∂J/∂θ
 
 
 def make_optimizer(name: str, params: Params, momentum: float) -> Momentum:

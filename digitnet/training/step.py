@@ -14,6 +14,7 @@ import numpy as np
 
 from digitnet.config import Config
 from digitnet.nn.network import (
+    Accumulate,
     Array,
     Cache,
     Labels,
@@ -65,15 +66,21 @@ class Step:
 
     def update(self, y: Labels, learning_rate: float) -> None:
         """Backprop on the batch just measured, then one optimiser step with η."""
-        assert self._cache is not None, "measure() comes first"
-        grads = backprop(
-            self.params,
-            self._cache,
-            y,
-            self.config.activation,
-            self.config.l2,
-            n_train=self.n_train,
-            workspace=self.workspace,
-        )
-        self.optimizer.step(self.params, grads, learning_rate)
+        cache = self._cache
+        assert cache is not None, "measure() comes first"
+
+        def gradient(into: Accumulate | None) -> Params:
+            return backprop(
+                self.params,
+                cache,
+                y,
+                self.config.activation,
+                self.config.l2,
+                n_train=self.n_train,
+                workspace=self.workspace,
+                into=into,
+            )
+
+        # The optimiser may have backprop write straight into its velocity (optim.py).
+        self.optimizer.step_with(self.params, gradient, learning_rate)
         self._cache = None
