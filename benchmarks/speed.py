@@ -138,6 +138,26 @@ def best_yaml_epochs(data: TrainingData) -> dict[str, Epoch]:
     }
 
 
+def distortion_batch_seconds(data: TrainingData, rounds: int = 30) -> float:
+    """CPU seconds (this thread's) of distorting one batch of 100 training images the way
+    configs/best.yaml does, median of ``rounds``: the work the worker thread does per step."""
+    from digitnet.data.augment import Distortion, distort
+    from digitnet.training.allocator import keep_freed_memory
+
+    keep_freed_memory()  # as train() does before distorting
+    config = config_module.load(REPO / "configs" / "best.yaml")
+    distortion = Distortion.from_config(config)
+    rng = np.random.default_rng(0)
+    pixels = data.pixels_train
+    images = to_inputs(pixels[:100]) if pixels is not None else data.X_train[:100]
+    seconds = []
+    for _ in range(rounds + 1):
+        started = time.thread_time()
+        distort(images, rng, distortion, data.y_train[:100])
+        seconds.append(time.thread_time() - started)
+    return statistics.median(seconds[1:])
+
+
 def torch_epoch(data: TrainingData, hidden: int, batch: int) -> Epoch:
     import torch
     from torch import nn
@@ -539,6 +559,11 @@ def main() -> None:
     print()
     if distortion_times is not None:
         print(format_distortion_row(distortion_times))
+        per_batch = distortion_batch_seconds(data)
+        print(
+            f"\ndistorting one batch of 100 as best.yaml does: {per_batch * 1e3:.2f} ms CPU"
+            " (this thread's time, median of 30)"
+        )
         print()
     for line in extra:
         print(line)

@@ -192,3 +192,19 @@ def test_elastic_field_statistics_tell_another_smoothness_apart():
 def test_field_basis_keeps_few_directions_for_a_smooth_field():
     assert field_basis(4.0).shape == (SIDE, 8)  # 8 of 28: why the field is cheap
     assert field_basis(1.5).shape[1] > field_basis(4.0).shape[1]
+
+
+def test_bilinear_matches_scipys_interpolation_with_zeros_outside():
+    from scipy.ndimage import map_coordinates
+
+    rng = np.random.default_rng(11)
+    images = rng.random((4, SIDE * SIDE), dtype=np.float32)
+    # Points inside, between the edge and the zero border, and far outside.
+    rows = rng.uniform(-4, SIDE + 3, (4, SIDE, SIDE)).astype(np.float32)
+    cols = rng.uniform(-4, SIDE + 3, (4, SIDE, SIDE)).astype(np.float32)
+    out = bilinear(images, rows, cols).reshape(4, SIDE, SIDE)
+    for image, r, c, got in zip(images, rows, cols, out, strict=True):
+        expected = map_coordinates(
+            image.reshape(SIDE, SIDE).astype(np.float64), [r, c], order=1, mode="grid-constant"
+        )
+        np.testing.assert_allclose(got, expected, atol=2e-6)

@@ -56,20 +56,22 @@ class Momentum:
         self._velocity_flat = zeros.flat()
         # Params.flat checks the layout (a few µs); remember its answer for the same blocks.
         self._flats: dict[str, tuple[tuple[Array, ...], Array | None]] = {}
+        self._size = int(self._velocity_flat.size) if self._velocity_flat is not None else 0
+        self._fuse: bool | None = None  # decided at the first step (step_with)
 
     def step_with(self, params: Params, gradient: GradientWriter, learning_rate: float) -> None:
         """The step, with backprop writing v ← μ v − η ∂J/∂θ itself: the first line of the
         update is then the products' own α = −η and β = μ (numpyblas), and only θ ← θ + v
         is left, one pass instead of three over θ (and no gradient array at all)."""
-        theta = self._flat("θ", params)
-        size = sum(a.size for a in params.arrays().values())
-        if not numpyblas.available() or size < numpyblas.THREADED_MIN:
+        if self._fuse is None:
             # Without numpy's BLAS the fused products would be numpy's @ plus passes, and a
             # small θ stays in cache anyway: there the plain step is as fast or faster.
+            self._fuse = numpyblas.available() and self._size >= numpyblas.THREADED_MIN
+        if not self._fuse:
             self.step(params, gradient(None), learning_rate)
             return
         gradient(Accumulate(self.velocity_blocks, alpha=-learning_rate, beta=self.momentum))
-        v = self._velocity_flat
+        theta, v = self._flat("θ", params), self._velocity_flat
         if theta is not None and v is not None:
             numpyblas.axpy(theta, v, 1.0)  # θ ← θ + v, one call over all of θ
             return

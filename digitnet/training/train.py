@@ -29,6 +29,7 @@ from digitnet.nn.network import (
 )
 from digitnet.nn.optim import Momentum, make_optimizer
 from digitnet.nn.schedules import Schedule
+from digitnet.training.allocator import keep_freed_memory
 from digitnet.training.batches import Batches, distortion_rng
 from digitnet.training.step import Step
 
@@ -148,6 +149,8 @@ def train(
         )
     schedule = Schedule.from_config(config)
     distortion = Distortion.from_config(config)
+    if distortion.enabled:
+        keep_freed_memory()  # the distortions' temporaries: no page faults (allocator.py)
     batch_size = min(config.batch_size, n)
     # The forward pass, J(θ), backprop and update, every array preallocated (step.py).
     step_of = Step(config, params, state.optimizer, n_train=n, batch_size=batch_size)
