@@ -5,6 +5,7 @@ The graph is the forward pass of network.py, one ONNX operator per equation:
     a1 (N, 784) ──Gemm(W1, b1, transB)──▶ z2 ──g──▶ a2 ──Gemm(W2, b2, transB)──▶ z3 ──▶ a^(3)
                        (B1)                    (B2)         (B3)                    (B4)
 
+A calibrated checkpoint (temperature T ≠ 1) adds one Div of z^(3) by T before (B4).
 g is Sigmoid, Tanh or Relu (the checkpoint's activation). (B4) is Softmax over the ten
 classes; for the seed's sigmoid outputs it is Sigmoid followed by a division by the row
 sum, because that is what ``network.predict_proba`` returns (rows that sum to one), so
@@ -83,11 +84,19 @@ def build_model(ckpt: Checkpoint) -> onnx.ModelProto:
         initializer("W2", params.W2),  # (10, H)   θ^(2) without its bias column
         initializer("b2", params.b2),  # (10,)     θ^(2) bias column
     ]
+    calibrated = ckpt.temperature != 1.0
     nodes = [
         helper.make_node("Gemm", [INPUT_NAME, "W1", "b1"], ["z2"], name="B1", transB=1),
         helper.make_node(_ACTIVATION_OPS[config.activation], ["z2"], ["a2"], name="B2"),
-        helper.make_node("Gemm", ["a2", "W2", "b2"], ["z3"], name="B3", transB=1),
+        helper.make_node(
+            "Gemm", ["a2", "W2", "b2"], ["z3_raw" if calibrated else "z3"], name="B3", transB=1
+        ),
     ]
+    if calibrated:
+        # A calibrated model reads z^(3) / T (nn/calibration.py), as `digitnet predict` and
+        # Model.predict_proba do: the exported confidences are the calibrated ones.
+        initializers.append(initializer("temperature", np.array(ckpt.temperature)))
+        nodes.append(helper.make_node("Div", ["z3_raw", "temperature"], ["z3"], name="calibrate"))
     if config.output == "softmax":
         nodes.append(helper.make_node("Softmax", ["z3"], [OUTPUT_NAME], name="B4", axis=1))
     else:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from digitnet import checkpoint
+from digitnet import checkpoint, load_model
 from digitnet.cli import main
 from digitnet.config import Config
 from digitnet.data.idx import load_split
@@ -35,13 +35,13 @@ def export(ckpt_path: Path, out: Path) -> None:
 
 
 def test_bundled_model_round_trip_on_all_mnist_test_images(mnist_dir, tmp_path):
-    """All 10,000 test digits: the same probabilities (1e-5) and the same predicted digits."""
+    """All 10,000 test digits: the same probabilities (1e-5) and the same predicted digits,
+    at the bundled model's calibrated temperature, as `digitnet predict` shows them."""
     out = tmp_path / "model.onnx"
     export(bundled_checkpoint(), out)
     images, _ = load_split("mnist", mnist_dir, "test")
     A1 = to_inputs(images)  # (10000, 784) float32 in [0, 1], as evaluate feeds the network
-    ckpt = checkpoint.load(bundled_checkpoint())
-    ours = predict_proba(ckpt.params, A1, ckpt.config.activation, ckpt.config.output)
+    ours = load_model(bundled_checkpoint()).predict_proba(A1)
     theirs = run_onnx(out, A1)
     assert theirs.shape == (10000, 10)
     assert theirs.dtype == np.float32
@@ -83,7 +83,10 @@ def test_graph_and_metadata(tmp_path):
     onnx.checker.check_model(model)
     bundled = checkpoint.load(bundled_checkpoint())
     g = {"sigmoid": "Sigmoid", "relu": "Relu", "tanh": "Tanh"}[bundled.config.activation]
-    assert [node.op_type for node in model.graph.node] == ["Gemm", g, "Gemm", "Softmax"]
+    assert bundled.temperature != 1.0  # calibrated: z^(3) / T before the softmax
+    assert [node.op_type for node in model.graph.node] == ["Gemm", g, "Gemm", "Div", "Softmax"]
+    weights = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
+    assert weights["temperature"].item() == pytest.approx(bundled.temperature, rel=1e-6)
     (inp,) = model.graph.input
     dims = inp.type.tensor_type.shape.dim
     assert inp.name == "a1"
@@ -130,3 +133,25 @@ def test_missing_extra_is_one_line(tmp_path, monkeypatch):
     assert result.stderr == (
         "Error: onnx is not installed (needed here) — pip install 'digitnet[export]'\n"
     )
+
+
+@pytest.mark.parametrize("output", ["softmax", "sigmoid"])
+def test_a_calibrated_model_exports_its_temperature(output, tmp_path):
+    rng = np.random.default_rng(8)
+    config = Config(hidden_size=9, activation="relu", output=output)
+    params = init_params(9, "relu", rng)
+    params.W2 *= 5  # confident outputs, so T = 2.5 visibly softens them
+    ckpt_path = tmp_path / "calibrated.npz"
+    checkpoint.save(
+        ckpt_path,
+        checkpoint.Checkpoint(params=params, config=config, metrics={"temperature": 2.5}),
+    )
+    out = tmp_path / "calibrated.onnx"
+    export(ckpt_path, out)
+    A1 = rng.random((32, 784), dtype=np.float32)
+    calibrated = load_model(ckpt_path).predict_proba(A1)
+    raw = predict_proba(params, A1, "relu", output)
+    theirs = run_onnx(out, A1)
+    np.testing.assert_allclose(theirs, calibrated, rtol=0, atol=1e-5)
+    assert np.abs(theirs - raw).max() > 1e-3  # the temperature did change the confidences
+    assert "Div" in [node.op_type for node in onnx.load(str(out)).graph.node]
