@@ -80,7 +80,15 @@ def _sheet(rng: np.random.Generator, text: str, kind: str) -> tuple[Image.Image,
     mask = _ink_mask(text, font, height, stroke, float(rng.uniform(0.05, 0.2)))
     mask = mask.rotate(float(rng.uniform(-8, 8)), Image.Resampling.BICUBIC, expand=True)
     # People write inside the sheet, not over its edge: a margin of 6 % of its side.
+    # Writing that would not fit is written smaller (drawn past the edge, a digit
+    # would be missing from the photo while still in the label).
     edge_x, edge_y = round(0.06 * size[0]), round(0.06 * size[1])
+    fit = min(1.0, (size[0] - 2 * edge_x) / mask.width, (size[1] - 2 * edge_y) / mask.height)
+    if fit < 1.0:
+        mask = mask.resize(
+            (max(1, int(mask.width * fit)), max(1, int(mask.height * fit))), Image.Resampling.BOX
+        )
+        height = round(height * fit)
     left = int(rng.integers(edge_x, max(edge_x + 1, size[0] - mask.width - edge_x)))
     top = int(rng.integers(edge_y, max(edge_y + 1, size[1] - mask.height - edge_y)))
     pen = str(rng.choice(PENS))

@@ -20,7 +20,7 @@ from digitnet import checkpoint
 from digitnet.errors import ImageError
 from digitnet.images.decode import load_for_prediction
 from digitnet.images.lines import remove_rules
-from digitnet.images.paper import find_sheet, needs_sheet_reading
+from digitnet.images.paper import find_sheet, needs_sheet_reading, sheet_in_view
 from digitnet.images.photometry import ink_and_noise, ink_mask
 from digitnet.images.reading import bundled_checkpoint, read_image
 from digitnet.images.segment import label
@@ -103,6 +103,58 @@ def test_a_plain_digit_does_not_look_like_a_photo(tmp_path):
     assert not needs_sheet_reading(labels, components, ink.shape)
 
 
+def sheet_on_lit_desk(step: float, falloff: float) -> Image.Image:
+    """A plain sheet `step` levels lighter than a white desk, under a lamp's falloff.
+
+    With a falloff larger than the step, the desk's lit side is brighter than the
+    sheet's dim side: no one threshold separates them.
+    """
+    height, width = 300, 400
+    desk = np.full((height, width), 200.0)
+    desk[60:240, 90:330] += step  # the sheet
+    desk[110:190, 190:215] = 30.0  # a 1 written on it
+    light = 1.0 - falloff * np.linspace(0.0, 1.0, width)[None, :]
+    return Image.fromarray(np.clip(desk * light, 0, 255).astype(np.uint8)).convert("RGB")
+
+
+def test_a_sheet_on_a_light_desk_under_a_lamp_is_in_view():
+    assert sheet_in_view(sheet_on_lit_desk(step=30.0, falloff=0.4))
+
+
+def test_a_sheet_no_lighter_than_the_desk_is_not_in_view():
+    assert not sheet_in_view(sheet_on_lit_desk(step=0.0, falloff=0.4))
+
+
+def test_a_bold_zero_on_white_paper_is_no_sheet():
+    # A dark ring encloses a region too, but it is round and darker at its outline.
+    yy, xx = np.mgrid[0:300, 0:300].astype(np.float32)
+    r = np.hypot((yy - 150) / 110, (xx - 150) / 80)
+    page = np.where(np.abs(r - 0.85) < 0.15, 20, 245).astype(np.uint8)
+    assert not sheet_in_view(Image.fromarray(page))
+
+
+def test_paper_running_out_of_the_frame_is_no_sheet_in_view():
+    page = np.full((300, 400), 200, np.uint8)
+    page[60:, 90:] = 240  # the sheet runs past the bottom and right edges
+    page[110:190, 190:215] = 30
+    assert not sheet_in_view(Image.fromarray(page))
+
+
+def test_rules_a_few_degrees_off_true_are_removed_and_a_bold_stroke_they_cross_is_kept():
+    sheet = np.full((300, 400), 255, np.uint8)
+    slope = np.tan(np.radians(3.0))  # the sheet's outline found a little askew
+    for start in range(20, 300, 28):
+        for x in range(400):
+            y = round(start + slope * x)
+            if 0 <= y < 300:
+                sheet[y, x] = 150  # a pale printed rule
+    sheet[80:220, 180:215] = 25  # a bold stroke across several rules
+    cleaned, removed = remove_rules(sheet)
+    assert removed > 0
+    assert (cleaned[:, :100] == 255).mean() > 0.99  # the rules are gone ...
+    assert (cleaned[82:218, 182:213] < 100).all()  # ... and no rule cut the stroke
+
+
 def test_reading_a_plain_image_does_not_import_opencv(tmp_path):
     """`predict`'s cold start stays small: OpenCV is loaded only for photos of paper."""
     page = np.full((120, 90), 245, np.uint8)
@@ -128,5 +180,5 @@ def test_development_photos_floor(tmp_path, bundled):
         correct.append(number == sample.label)
     for condition, buckets in photo_breakdown(samples, correct).items():
         print(condition, {k: f"{r}/{t}" for k, (r, t) in buckets.items()})
-    # Measured 58/60 (96.7%) with the bundled model (README); the floor is a little lower.
-    assert np.mean(correct) >= 0.93
+    # Measured 59/60 (98.3%) with the bundled model (README); the floor is a little lower.
+    assert np.mean(correct) >= 0.95

@@ -32,6 +32,10 @@ _RULE_THICKNESS = 0.04
 # The opening's element is this share of the sheet's side: longer than any stroke
 # of a digit written on it, shorter than a rule.
 _ELEMENT = 0.2
+# Rules are looked for this many degrees off true, too (see `_rules_along`).
+_RULE_ANGLES = (-4.0, -2.0, 0.0, 2.0, 4.0)
+# A pixel on a rule this many times darker than the rules' median is a stroke's.
+_INK_OVER_RULE = 1.5
 # Darkness (paper level minus pixel, 8-bit) that counts as a mark: at least this, and
 # at least this share of the image's strong darkness (its 99.5th percentile).
 _MIN_DARKNESS = 10.0
@@ -48,16 +52,34 @@ def dark_marks(flat: GrayImage) -> NDArray[np.uint8]:
     return np.where(darkness > threshold, 255, 0).astype(np.uint8)
 
 
+def _line_element(length: int, degrees: float, horizontal: bool) -> NDArray[np.uint8]:
+    """A one-pixel line `length` long, `degrees` off horizontal (or vertical)."""
+    slope = np.tan(np.radians(degrees))
+    rise = round(abs(slope) * (length - 1))
+    along = np.arange(length)
+    across = np.round(along * abs(slope)).astype(int)
+    if slope < 0:
+        across = rise - across
+    element = np.zeros((rise + 1, length), np.uint8)
+    element[across, along] = 1
+    return element if horizontal else np.ascontiguousarray(element.T)
+
+
 def _rules_along(cv2: Any, marks: NDArray[np.uint8], horizontal: bool) -> NDArray[np.bool_]:
     """Pixels of the long thin lines running one way, if there is a set of them."""
     height, width = marks.shape
     along = width if horizontal else height
     length = max(15, round(_ELEMENT * along))
     # A line left a degree off true by the warp steps by a pixel every ~60 px; a
-    # 3-px smear across it first keeps it one run for the opening.
+    # 3-px smear across it first keeps it one run for the opening. A sheet whose
+    # outline was found a little askew (a shadow over a corner) leaves its rules a few
+    # degrees off: line elements at those angles keep them too.
     smear = cv2.getStructuringElement(cv2.MORPH_RECT, (1, 3) if horizontal else (3, 1))
-    element = cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1) if horizontal else (1, length))
-    opened = cv2.morphologyEx(cv2.dilate(marks, smear), cv2.MORPH_OPEN, element)
+    smeared = cv2.dilate(marks, smear)
+    opened = np.zeros_like(marks)
+    for degrees in _RULE_ANGLES:
+        element = _line_element(length, degrees, horizontal)
+        opened |= cv2.morphologyEx(smeared, cv2.MORPH_OPEN, element)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
     keep = np.zeros(count, dtype=bool)
     widths = []
@@ -104,7 +126,11 @@ def remove_rules(flat: GrayImage) -> tuple[GrayImage, int]:
         return flat, 0
     # Ink crossing a rule: the rule's pixels with other marks just above and below
     # (or beside, for vertical rules) belong to the stroke.
-    ink = (marks > 0) & ~lines
+    # Where a rule runs through a bold stroke, its "pixels" are the stroke's, and
+    # darker than printed rules are (pen ink against a pale printed line): kept.
+    darkness = 255.0 - flat.astype(np.float32)
+    rule_darkness = float(np.median(darkness[lines]))
+    ink = (marks > 0) & (~lines | (darkness > _INK_OVER_RULE * rule_darkness))
     reach = cv2.getStructuringElement(cv2.MORPH_CROSS, (7, 7))
     near_ink = cv2.dilate(ink.astype(np.uint8), reach) > 0
     erase = lines & ~near_ink

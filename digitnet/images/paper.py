@@ -9,12 +9,18 @@ ink. Here, with OpenCV (contours, polygon fitting, perspective warps, morphology
                          a solid blob the size of a sheet (or solid strips or
                          squares that add up to one: a ruled sheet), a piece that
                          spans the frame, or long thin lines
+    sheet_in_view        cheap cue (numpy only) from the photo itself, for a sheet
+                         the plain reader does not see (on a light desk, under a
+                         lamp): a nearly rectangular region enclosed by brightness
+                         or colour steps, wholly inside the frame, lighter or more
+                         coloured than the desk across its outline
     find_sheet           the sheet's four corners: the largest convex quadrilateral
                          outline (bright region, coloured region or edge map) wholly
-                         inside the photo
+                         inside the photo, lighter or more coloured across its edge
     read_sheet           the sheet cut out and warped flat, its light evened out
                          (divided by a closing, which removes the strokes and keeps
-                         the paper, shadows included), printed rules removed
+                         the paper, shadows included; a wider one where a bold
+                         digit's ink outlasts it), printed rules removed
                          (`lines.remove_rules`), as a grayscale image for the reader
 
 OpenCV is imported inside the functions that need it, so a plain image never pays
@@ -31,9 +37,10 @@ from PIL import Image
 
 from digitnet.errors import ImageError
 from digitnet.images.lines import dark_marks, remove_rules
-from digitnet.images.segment import Component
+from digitnet.images.photometry import box_blur
+from digitnet.images.segment import Component, label
 
-__all__ = ["find_sheet", "needs_sheet_reading", "read_sheet"]
+__all__ = ["find_sheet", "needs_sheet_reading", "read_sheet", "sheet_in_view"]
 
 # Cues (`needs_sheet_reading`), as shares of the image.
 _SHEET_BLOB_AREA = 0.1  # a piece whose box is this much of the image ...
@@ -47,6 +54,12 @@ _FRAME_AREA = 0.15  # ... with this much of the image's area
 _LINE_SPAN = 0.5  # a piece this long (a share of the image) ...
 _LINE_THICKNESS = 0.05  # ... and this thin for its length is a printed line or an edge
 _MIN_LINES = 2
+# A sheet in view (`sheet_in_view`), looked for on a copy this long.
+_CUE_SIDE = 160
+_EDGE_STEP = 8.0  # 8-bit levels between neighbours: an outline, not grain or a soft shadow
+_RECT_FILL = 0.8  # of the smallest rectangle around it: a sheet in perspective, not a digit
+_RECT_ANGLE_STEP = 3.0
+_CUE_REACH = 4  # px: inside and outside the outline are compared over this neighbourhood
 # The sheet's outline (`find_sheet`).
 _WORK_SIDE = 480  # outlines are looked for on a copy this long
 _MIN_SHEET = 0.05  # of the photo's area
@@ -54,6 +67,8 @@ _MAX_SHEET = 0.97
 _POLY_EPSILON = 0.02  # of the outline's perimeter, for approxPolyDP
 _SOLIDITY = 0.85  # outline area / quadrilateral area
 _STANDS_OUT = 8.0  # 8-bit levels by which paper is lighter (or more coloured) than the desk
+_SHADOW_FLOOR = 0.5  # paper in shadow keeps more than this share of its light (`read_sheet`)
+_BAND_GAP, _BAND = 3, 8  # px of the working copy: the bands `_stands_out` compares
 _INSET = 0.015  # of the sheet's side, cut off after warping (its edge and shadow)
 _MIN_SIDE = 64  # a photo smaller than this holds no sheet worth finding
 
@@ -97,6 +112,93 @@ def needs_sheet_reading(
     if pieces >= _MIN_PIECES and pieces_area >= _SHEET_BLOB_AREA * height * width:
         return True  # the sheet, cut into strips or squares by its printed lines
     return lines >= _MIN_LINES
+
+
+def sheet_in_view(image: Image.Image) -> bool:
+    """Whether a photo shows a sheet of paper with its edges in view (numpy only).
+
+    On a light desk the plain reader sees only the writing (the sheet is lighter
+    than the desk by less than the ink is darker), so `needs_sheet_reading` has no
+    pieces to judge; the sheet then goes unflattened and its faint rules are read as
+    dust around the digit. Brightness cannot find it (a lamp's falloff makes the desk
+    on one side brighter than the sheet on the other), but its outline can: on a
+    copy reduced to `_CUE_SIDE` px, the pixels where brightness or colour steps by
+    `_EDGE_STEP` levels are edges, and what they enclose (not reached from the frame
+    without crossing one) is a sheet when it is one piece of at least `_MIN_SHEET`
+    of the photo, wholly inside it, nearly a rectangle (`_RECT_FILL` of the smallest
+    rectangle around it, at any angle: a digit's outline is not), and lighter or
+    more coloured just inside its outline than just outside (`_STANDS_OUT` levels;
+    a dark 0 on white paper is darker there). `find_sheet` confirms it with OpenCV.
+    """
+    width, height = image.size
+    if min(width, height) < _MIN_SIDE:
+        return False
+    scale = min(1.0, _CUE_SIDE / max(width, height))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    rgb = np.asarray(
+        image.convert("RGB").resize(size, Image.Resampling.BOX), dtype=np.float32
+    )  # (h, w, 3)
+    brightness = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    # Chroma (max - min), not HSV's saturation, which is noise on a dark desk.
+    colourfulness = rgb.max(axis=2) - rgb.min(axis=2)
+    edges = _steps(brightness) | _steps(colourfulness)
+    open_labels, open_parts = label(~edges)
+    rows, cols = brightness.shape
+    outside = np.zeros(brightness.shape, dtype=bool)
+    for part in open_parts:
+        if part.top == 0 or part.left == 0 or part.bottom == rows or part.right == cols:
+            outside |= open_labels == part.label
+    enclosed_labels, enclosed = label(~outside)
+    if not enclosed:
+        return False
+    piece = max(enclosed, key=lambda c: c.area)
+    if piece.top == 0 or piece.left == 0 or piece.bottom == rows or piece.right == cols:
+        return False  # paper running out of the frame: a page, read as it is
+    if not _MIN_SHEET * rows * cols <= piece.area <= _MAX_SHEET * rows * cols:
+        return False
+    sheet = enclosed_labels == piece.label
+    if piece.area < _RECT_FILL * _smallest_rectangle(sheet):
+        return False
+    # Just inside the outline against just outside it, past the edge's own blur, and
+    # place by place along it: a lamp's falloff or a shadow changes both sides alike.
+    near, far = box_blur(sheet.astype(np.float32), 1), box_blur(sheet.astype(np.float32), 3)
+    inner = ((near >= 1.0 - 1e-6) & (far < 1.0 - 1e-6)).astype(np.float32)
+    outer = ((far > 0.0) & (near <= 0.0)).astype(np.float32)
+    inner_share, outer_share = box_blur(inner, _CUE_REACH), box_blur(outer, _CUE_REACH)
+    along = (inner_share > 0) & (outer_share > 0)
+    if not along.any():
+        return False
+    for values in (brightness, colourfulness):
+        inside = box_blur(values * inner, _CUE_REACH)[along] / inner_share[along]
+        outside = box_blur(values * outer, _CUE_REACH)[along] / outer_share[along]
+        if float(np.median(inside - outside)) > _STANDS_OUT:
+            return True
+    return False
+
+
+def _steps(values: NDArray[np.float32]) -> NDArray[np.bool_]:
+    """Pixels where `values` change by `_EDGE_STEP` or more to a 4-neighbour."""
+    across = np.abs(np.diff(values, axis=1)) >= _EDGE_STEP
+    down = np.abs(np.diff(values, axis=0)) >= _EDGE_STEP
+    steps = np.zeros(values.shape, dtype=bool)
+    steps[:, 1:] |= across
+    steps[:, :-1] |= across
+    steps[1:, :] |= down
+    steps[:-1, :] |= down
+    return steps
+
+
+def _smallest_rectangle(mask: NDArray[np.bool_]) -> float:
+    """Area of the smallest rectangle, at any angle (3° steps), holding `mask`."""
+    y, x = np.nonzero(mask)
+    points = np.stack([x, y], axis=1).astype(np.float64)  # (n, 2)
+    angles = np.radians(np.arange(0.0, 90.0, _RECT_ANGLE_STEP))
+    axes = np.stack([np.cos(angles), np.sin(angles)], axis=1)  # (k, 2)
+    along = points @ axes.T  # (n, k)
+    across = points @ np.stack([-axes[:, 1], axes[:, 0]], axis=1).T
+    # +1: each pixel is a unit square, not a point.
+    extents = (np.ptp(along, axis=0) + 1) * (np.ptp(across, axis=0) + 1)
+    return float(extents.min())
 
 
 def _cv2() -> Any:
@@ -168,31 +270,44 @@ def find_sheet(rgb: NDArray[np.uint8]) -> FloatArray | None:
             # a large dark stroke outlined by the edge map is neither.
             inside = np.zeros((h, w), np.uint8)
             cv2.fillConvexPoly(inside, quad.reshape(4, 2), 1)
-            if not (_stands_out(gray, inside) or _stands_out(saturation, inside)):
+            if not (_stands_out(cv2, gray, inside) or _stands_out(cv2, saturation, inside)):
                 continue
             if best is None or area > best[0]:
                 best = (area, quad.reshape(4, 2).astype(np.float64) / scale)
     return None if best is None else _order(best[1])
 
 
-def _stands_out(values: NDArray[np.float32], inside: NDArray[np.uint8]) -> bool:
-    """Whether `values` are higher inside the quadrilateral than outside it (medians)."""
-    within, without = values[inside > 0], values[inside == 0]
-    if within.size == 0 or without.size == 0:
+def _stands_out(cv2: Any, values: NDArray[np.float32], inside: NDArray[np.uint8]) -> bool:
+    """Whether `values` are higher just inside the quadrilateral than just outside it.
+
+    Medians over two bands along the outline (`_BAND` px wide, past the edge's own
+    blur), not over the whole inside and outside: under a lamp's falloff or a shadow
+    the desk on the lit side can be brighter than the sheet on the dim side, but
+    across its own edge the paper is always the lighter (or more coloured).
+    """
+    near = np.ones((2 * _BAND_GAP + 1, 2 * _BAND_GAP + 1), np.uint8)
+    far = np.ones((2 * (_BAND_GAP + _BAND) + 1, 2 * (_BAND_GAP + _BAND) + 1), np.uint8)
+    inner = (cv2.erode(inside, near) > 0) & (cv2.erode(inside, far) == 0)
+    outer = (cv2.dilate(inside, far) > 0) & (cv2.dilate(inside, near) == 0)
+    if not inner.any() or not outer.any():
         return False
-    return float(np.median(within)) > float(np.median(without)) + _STANDS_OUT
+    return float(np.median(values[inner])) > float(np.median(values[outer])) + _STANDS_OUT
 
 
-def read_sheet(image: Image.Image) -> Image.Image | None:
+def read_sheet(image: Image.Image, whole_page: bool = True) -> Image.Image | None:
     """The sheet in a photo, flat, evened out and without rules; None if none is found.
 
     When no sheet outline is found, the whole image is taken as the sheet (a page
     photographed from above) and only its rules are removed; None when there are
-    none either, so the caller keeps the image as it was.
+    none either, so the caller keeps the image as it was. Without `whole_page` (only
+    `sheet_in_view` saw a sheet, and the plain reader's ink looked like writing), no
+    outline means None: the image is read as it was.
     """
     cv2 = _cv2()
     rgb = np.asarray(image.convert("RGB"))
     quad = find_sheet(rgb)
+    if quad is None and not whole_page:
+        return None
     if quad is not None:
         top = float(np.hypot(*(quad[1] - quad[0])))
         bottom = float(np.hypot(*(quad[2] - quad[3])))
@@ -216,6 +331,17 @@ def read_sheet(image: Image.Image) -> Image.Image | None:
     paper = cv2.morphologyEx(
         small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
     )
+    # Where a bold digit's strokes meet (a 4's crossing on a sticky note), the ink is
+    # wider than that closing and would pass for dark paper, leaving the digit hollow.
+    # A shadow or a lamp darkens paper by well under half; ink darker than half of
+    # what a closing three times as wide finds is ink, and that wider closing is the
+    # paper there.
+    wide = min(3 * side, min(small.shape) | 1)
+    wide_paper = cv2.morphologyEx(
+        small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (wide, wide))
+    )
+    inked = paper.astype(np.float32) < _SHADOW_FLOOR * wide_paper.astype(np.float32)
+    paper = np.where(inked, wide_paper, paper)
     paper = cv2.GaussianBlur(paper, (0, 0), side / 4)
     paper = cv2.resize(paper, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_LINEAR)
     flat = np.clip(

@@ -24,7 +24,7 @@ from PIL import Image
 
 from digitnet.images.decode import load_for_prediction, reduce_large
 from digitnet.images.geometry import INK_THRESHOLD, no_digit, to_mnist_form
-from digitnet.images.paper import needs_sheet_reading, read_sheet
+from digitnet.images.paper import needs_sheet_reading, read_sheet, sheet_in_view
 from digitnet.images.photometry import box_blur, ink_and_noise, ink_mask, is_blank
 from digitnet.images.segment import Region, find_digits, label, split_touching, typical_width
 from digitnet.vocabulary import N_INPUTS
@@ -110,10 +110,11 @@ def to_mnist_digits_boxed(
     """
     ink, noise_floor = ink_and_noise(image)
     labels, components = label(ink_mask(ink))
-    if needs_sheet_reading(labels, components, ink.shape):
+    looks_like_paper = needs_sheet_reading(labels, components, ink.shape)
+    if looks_like_paper or sheet_in_view(image):
         # A photo of paper: read what is written on the sheet instead (`paper`, which
         # imports OpenCV only now).
-        sheet = read_sheet(image)
+        sheet = read_sheet(image, whole_page=looks_like_paper)
         if sheet is not None:
             image = sheet
             ink, noise_floor = ink_and_noise(image)
