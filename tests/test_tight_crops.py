@@ -182,3 +182,20 @@ def test_crop_helper_cuts_to_the_ink():
     assert 10 <= width <= 12  # the ink, and at most the mask's 1-px smoothing around it
     assert 30 <= height <= 32
     assert crop_to_ink(Image.fromarray(page), inset=1).size == (width - 2, height - 2)
+
+
+@pytest.mark.parametrize("light_ink", [True, False])
+def test_a_number_cut_tightly_keeps_its_polarity(light_ink):
+    """Three digits, the paper around and between them one piece: still the paper."""
+    strokes = np.zeros((30, 70), dtype=bool)
+    for left, top in ((0, 0), (25, 2), (50, 1)):  # three Cs, set a little unevenly
+        yy, xx = np.mgrid[0:28, 0:20]
+        r = np.hypot((yy - 13.5) / 14, (xx - 9.5) / 10)
+        arc = (np.abs(r - 0.85) < 0.17) & (xx < 14)
+        strokes[top : top + 28, left : left + 20] |= arc
+    paper, ink = (0.0, 1.0) if light_ink else (0.95, 0.1)
+    gray = np.where(strokes, ink, paper).astype(np.float32)
+    split = split_paper_and_ink(gray)
+    assert split is not None
+    assert split.dark_ink is not light_ink
+    assert not split.paper[strokes].any()

@@ -17,7 +17,10 @@ they are:
 - strokes are thin: the ink's area per boundary pixel is smaller than the paper's.
 
 The connected share decides; when it is a tie (both classes in one piece) the
-thinner class is the ink. `preprocess` then measures the paper's level (flat or a lamp's
+thinner class is the ink. A number cut tightly turns the first cue around (its digits
+are several pieces of ink, the paper between them one piece): in an image much wider
+than tall, the class that runs in unbroken columns from the top edge to the bottom
+between the digits is the paper. `preprocess` then measures the paper's level (flat or a lamp's
 surface) and noise on the paper class itself, away from the strokes' edges.
 """
 
@@ -42,6 +45,8 @@ _RING_SMOOTH = 1.5  # noise alone gives 1 (both are its σ)
 _MAD_TO_SIGMA = 1.4826
 # Connected shares closer than this are a tie, decided by stroke thickness.
 _TIE = 0.05
+# An image this much wider than tall is a number (MNIST's widest digit: 1.75; few pass 1.5).
+_NUMBER_ASPECT = 1.5
 # Pieces under this share of the image are specks (noise, grain), not strokes or paper.
 _SPECK = 0.002
 _OTSU_BINS = 64
@@ -121,6 +126,12 @@ def _thickness(mask: Mask) -> float:
     return float(mask.sum()) / max(1, boundary)
 
 
+def _gaps(mask: Mask) -> int:
+    """Runs of inner columns that are `mask` from the top edge to the bottom."""
+    full = np.asarray(mask.all(axis=0))[1:-1].astype(np.int8)
+    return int(np.count_nonzero(np.diff(full, prepend=0) == 1))
+
+
 def _connected_share(mask: Mask, speck: int) -> float:
     """The largest 8-connected piece's share of the class's pixels (specks left out)."""
     _, components = label(mask)
@@ -144,7 +155,16 @@ def split_paper_and_ink(gray: FloatImage) -> PaperSplit | None:
         return None
     speck = max(2, round(_SPECK * gray.size))
     light_share, dark_share = _connected_share(light, speck), _connected_share(~light, speck)
-    if abs(light_share - dark_share) > _TIE:
+    height, width = gray.shape
+    sharp = gray > _otsu(gray)  # the gaps between tightly set digits blur shut in `smooth`
+    light_gaps, dark_gaps = _gaps(sharp), _gaps(~sharp)
+    if width >= _NUMBER_ASPECT * height and light_gaps != dark_gaps:
+        # A number cut tightly: its digits are several pieces of ink and the paper
+        # one piece around them, so the connected shares point the wrong way. The
+        # gaps between its digits (columns of paper from the top edge to the bottom)
+        # tell which class is paper instead.
+        light_is_ink = light_gaps < dark_gaps
+    elif abs(light_share - dark_share) > _TIE:
         light_is_ink = light_share > dark_share
     else:
         light_is_ink = _thickness(light) < _thickness(~light)
