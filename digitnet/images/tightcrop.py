@@ -45,6 +45,10 @@ _RING_SMOOTH = 1.5  # noise alone gives 1 (both are its σ)
 _MAD_TO_SIGMA = 1.4826
 # Connected shares closer than this are a tie, decided by stroke thickness.
 _TIE = 0.05
+# The paper is measured this many pixels inside its class, while at least
+# `_MIN_PAPER` pixels are left there.
+_PAPER_DEPTH = 2
+_MIN_PAPER = 8
 # An image this much wider than tall is a number (MNIST's widest digit: 1.75; few pass 1.5).
 _NUMBER_ASPECT = 1.5
 # Pieces under this share of the image are specks (noise, grain), not strokes or paper.
@@ -169,9 +173,15 @@ def split_paper_and_ink(gray: FloatImage) -> PaperSplit | None:
     else:
         light_is_ink = _thickness(light) < _thickness(~light)
     paper = ~light if light_is_ink else light
-    # Measure the paper away from the strokes: their anti-aliased edges are neither.
-    inside = _interior(paper)
-    return PaperSplit(paper=inside if int(inside.sum()) >= 8 else paper, dark_ink=not light_is_ink)
+    # Measure the paper away from the strokes: their anti-aliased edges are neither,
+    # and a fringe pixel taken for paper would pass for noise (its noise floor then
+    # wipes out the faint ink). Two pixels away where there is enough of it, else one.
+    for _ in range(_PAPER_DEPTH):
+        inside = _interior(paper)
+        if int(inside.sum()) < _MIN_PAPER:
+            break
+        paper = inside
+    return PaperSplit(paper=paper, dark_ink=not light_is_ink)
 
 
 def _box_mean(values: FloatImage) -> FloatImage:
