@@ -182,3 +182,12 @@ def test_development_photos_floor(tmp_path, bundled):
         print(condition, {k: f"{r}/{t}" for k, (r, t) in buckets.items()})
     # Measured 59/60 (98.3%) with the bundled model (README); the floor is a little lower.
     assert np.mean(correct) >= 0.95
+
+
+def test_a_bold_number_in_coloured_ink_is_no_sheet():
+    """Blue ink is more coloured than its paper too, but far darker: not a sticky note."""
+    page = np.zeros((300, 400, 3), np.uint8)
+    page[:] = (205, 220, 235)  # light blue paper running out of the frame
+    page[100:190, 40:160] = (20, 40, 140)  # touching bold digits: a near-rectangle of ink
+    assert not sheet_in_view(Image.fromarray(page))
+    assert find_sheet(page) is None

@@ -68,7 +68,8 @@ _POLY_EPSILON = 0.02  # of the outline's perimeter, for approxPolyDP
 _SOLIDITY = 0.85  # outline area / quadrilateral area
 _STANDS_OUT = 8.0  # 8-bit levels by which paper is lighter (or more coloured) than the desk
 _SHADOW_FLOOR = 0.5  # paper in shadow keeps more than this share of its light (`read_sheet`)
-_BAND_GAP, _BAND = 3, 8  # px of the working copy: the bands `_stands_out` compares
+_BAND_GAP, _BAND = 3, 8  # px of the working copy: the bands `_across` compares
+_NOTE_DARKER = 48.0  # 8-bit levels a coloured note may be darker than the desk (`_is_paper`)
 _INSET = 0.015  # of the sheet's side, cut off after warping (its edge and shadow)
 _MIN_SIDE = 64  # a photo smaller than this holds no sheet worth finding
 
@@ -168,12 +169,29 @@ def sheet_in_view(image: Image.Image) -> bool:
     along = (inner_share > 0) & (outer_share > 0)
     if not along.any():
         return False
-    for values in (brightness, colourfulness):
-        inside = box_blur(values * inner, _CUE_REACH)[along] / inner_share[along]
-        outside = box_blur(values * outer, _CUE_REACH)[along] / outer_share[along]
-        if float(np.median(inside - outside)) > _STANDS_OUT:
-            return True
-    return False
+    lighter, more_coloured = (
+        float(
+            np.median(
+                box_blur(values * inner, _CUE_REACH)[along] / inner_share[along]
+                - box_blur(values * outer, _CUE_REACH)[along] / outer_share[along]
+            )
+        )
+        for values in (brightness, colourfulness)
+    )
+    return _is_paper(lighter, more_coloured)
+
+
+def _is_paper(lighter: float, more_coloured: float) -> bool:
+    """Whether a region is paper, from how much lighter and more coloured it is than
+    what lies around it (8-bit levels, across its outline).
+
+    Lighter by `_STANDS_OUT`; or more coloured by as much (a sticky note can be a
+    little darker than a white desk) while not much darker (`_NOTE_DARKER`): a bold
+    number in blue ink is more coloured than its paper too, but far darker.
+    """
+    if lighter > _STANDS_OUT:
+        return True
+    return more_coloured > _STANDS_OUT and lighter > -_NOTE_DARKER
 
 
 def _steps(values: NDArray[np.float32]) -> NDArray[np.bool_]:
@@ -270,15 +288,16 @@ def find_sheet(rgb: NDArray[np.uint8]) -> FloatArray | None:
             # a large dark stroke outlined by the edge map is neither.
             inside = np.zeros((h, w), np.uint8)
             cv2.fillConvexPoly(inside, quad.reshape(4, 2), 1)
-            if not (_stands_out(cv2, gray, inside) or _stands_out(cv2, saturation, inside)):
+            lighter, more_coloured = (_across(cv2, v, inside) for v in (gray, saturation))
+            if not _is_paper(lighter, more_coloured):
                 continue
             if best is None or area > best[0]:
                 best = (area, quad.reshape(4, 2).astype(np.float64) / scale)
     return None if best is None else _order(best[1])
 
 
-def _stands_out(cv2: Any, values: NDArray[np.float32], inside: NDArray[np.uint8]) -> bool:
-    """Whether `values` are higher just inside the quadrilateral than just outside it.
+def _across(cv2: Any, values: NDArray[np.float32], inside: NDArray[np.uint8]) -> float:
+    """How much higher `values` are just inside the quadrilateral than just outside it.
 
     Medians over two bands along the outline (`_BAND` px wide, past the edge's own
     blur), not over the whole inside and outside: under a lamp's falloff or a shadow
@@ -290,8 +309,8 @@ def _stands_out(cv2: Any, values: NDArray[np.float32], inside: NDArray[np.uint8]
     inner = (cv2.erode(inside, near) > 0) & (cv2.erode(inside, far) == 0)
     outer = (cv2.dilate(inside, far) > 0) & (cv2.dilate(inside, near) == 0)
     if not inner.any() or not outer.any():
-        return False
-    return float(np.median(values[inner])) > float(np.median(values[outer])) + _STANDS_OUT
+        return 0.0
+    return float(np.median(values[inner])) - float(np.median(values[outer]))
 
 
 def read_sheet(image: Image.Image, whole_page: bool = True) -> Image.Image | None:
