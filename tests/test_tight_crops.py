@@ -129,11 +129,11 @@ def test_mnist_tight_crops_read_as_with_a_margin(tmp_path, mnist_dir, bundled):
     tight = accuracy(read_numbers(sets["tight"], bundled), labels)
     inset = accuracy(read_numbers(sets["inset"], bundled), labels)
     print(f"MNIST {MNIST_SLICE}: margin {margin:.2%}, ink box {tight:.2%}, inset {inset:.2%}")
-    # Measured with the bundled 784-512-10 reader: ink box 1.3 points below the margin,
+    # Measured with the bundled 784-512-10 reader: ink box 0.25 points below the margin,
     # a pixel inside 2.8 below (the issue asks for 1; README says it is not met). A pixel
     # cut off every side of a 20-px MNIST digit is 10 % of its size. Floors a little lower.
-    assert tight >= margin - 0.02
-    assert inset >= margin - 0.035
+    assert tight >= margin - 0.01
+    assert inset >= margin - 0.03
 
 
 def test_rendered_tight_crops_read_as_with_a_margin(tmp_path, bundled):
@@ -145,7 +145,7 @@ def test_rendered_tight_crops_read_as_with_a_margin(tmp_path, bundled):
     inset = accuracy(read_numbers(tight_copies(paths, tmp_path / "inset", 1), bundled), labels)
     print(f"rendered seed 1004: margin {margin:.2%}, ink box {tight:.2%}, inset {inset:.2%}")
     # Measured with the bundled reader: ink box 1.3 points below the margin (the issue asks
-    # for 1); a pixel is 7 % of a 14-px digit: about 4 points below (README).
+    # for 1); a pixel is 7 % of a 14-px digit: 4.7 points below (README).
     assert tight >= margin - 0.02
     assert inset >= margin - 0.05
 
@@ -215,3 +215,19 @@ def test_clean_paper_cut_tightly_is_measured_without_noise(mnist_dir):
         box = image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
         floors.append(ink_and_noise(Image.fromarray(box))[1])
     assert np.mean(np.array(floors) > 0) <= 0.05
+
+
+@pytest.mark.slow
+def test_rendered_numbers_cut_tightly_read_about_as_with_a_margin(tmp_path, bundled):
+    """A number cut to its ink box: the paper between its digits is still paper."""
+    samples = make_set(tmp_path / "margin", 40, seed=1005, digits=(3, 6))
+    paths = [s.path for s in samples]
+    labels = [s.label for s in samples]
+    margin = accuracy(read_numbers(paths, bundled), labels)
+    tight = accuracy(read_numbers(tight_copies(paths, tmp_path / "tight"), bundled), labels)
+    inset = accuracy(read_numbers(tight_copies(paths, tmp_path / "inset", 1), bundled), labels)
+    print(f"numbers seed 1005: margin {margin:.2%}, ink box {tight:.2%}, inset {inset:.2%}")
+    # Measured with the bundled reader: margin 82.5%, ink box 87.5%, a pixel inside 80.0%
+    # (before the gap cue in `tightcrop`: 70.0% and 25.0%). Floors a number or two lower.
+    assert tight >= margin - 0.025
+    assert inset >= margin - 0.05
