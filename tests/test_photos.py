@@ -20,7 +20,7 @@ from digitnet import checkpoint
 from digitnet.errors import ImageError
 from digitnet.images.decode import load_for_prediction
 from digitnet.images.lines import remove_rules
-from digitnet.images.paper import find_sheet, needs_sheet_reading, sheet_in_view
+from digitnet.images.paper import find_sheet, needs_sheet_reading, read_sheet, sheet_in_view
 from digitnet.images.photometry import ink_and_noise, ink_mask
 from digitnet.images.reading import bundled_checkpoint, read_image
 from digitnet.images.segment import label
@@ -191,3 +191,18 @@ def test_a_bold_number_in_coloured_ink_is_no_sheet():
     page[100:190, 40:160] = (20, 40, 140)  # touching bold digits: a near-rectangle of ink
     assert not sheet_in_view(Image.fromarray(page))
     assert find_sheet(page) is None
+
+
+def test_a_bold_stroke_wider_than_the_light_estimate_is_not_left_hollow():
+    """A fat crossing on a sticky note: its middle stays ink once the light is evened out."""
+    photo = np.zeros((480, 640, 3), np.uint8)
+    photo[:] = (60, 45, 35)  # a dark desk
+    photo[100:380, 180:460] = (250, 235, 120)  # a yellow note, wholly in view
+    photo[150:330, 290:350] = (20, 40, 140)  # a bold stroke 60 px wide ...
+    photo[210:270, 230:410] = (20, 40, 140)  # ... crossed by another: a 120 px blob of ink
+    sheet = read_sheet(Image.fromarray(photo))
+    assert sheet is not None
+    gray = np.asarray(sheet.convert("L"), dtype=np.float32)
+    height, width = gray.shape
+    middle = gray[height // 2 - 5 : height // 2 + 5, width // 2 - 5 : width // 2 + 5]
+    assert middle.max() < 128  # still dark ink, not a pale hole
