@@ -9,6 +9,7 @@ digitnet's refusal is what keeps it from running.
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -212,3 +213,99 @@ def test_non_finite_extra_array_is_refused(tmp_path: Path) -> None:
     checkpoint.save(path, ckpt)
     with pytest.raises(CheckpointError, match="extra_velocity_W1 holds float32 data or NaN"):
         checkpoint.load(path)
+
+
+def test_members_are_added_up_against_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The limit is on the whole archive: many members each below it, together above it,
+    are refused; an archive of exactly the limit loads."""
+    path = saved_checkpoint(tmp_path / "model.npz")
+    with zipfile.ZipFile(path) as archive:
+        sizes = [info.file_size for info in archive.infolist()]
+    monkeypatch.setattr(checkpoint, "MAX_CHECKPOINT_BYTES", sum(sizes))
+    assert checkpoint.load(path).params.hidden_size == 4
+    monkeypatch.setattr(checkpoint, "MAX_CHECKPOINT_BYTES", sum(sizes) - 1)
+    assert max(sizes) < sum(sizes) - 1
+    with pytest.raises(CheckpointError, match="would unpack to over"):
+        checkpoint.load(path)
+
+
+def test_a_member_claiming_gigabytes_is_refused_before_inflating(tmp_path: Path) -> None:
+    """A zip's directory can claim any unpacked size; the real limit (1 GiB) is applied to
+    the claims before a byte is inflated."""
+    path = saved_checkpoint(tmp_path / "model.npz")
+    data = bytearray(path.read_bytes())
+    directory = data.index(b"PK\x01\x02")  # the first central directory entry
+    # its "uncompressed size" field: 4 bytes at offset 24; 0xFFFFFFF0 is ~4 GiB
+    data[directory + 24 : directory + 28] = (0xFFFFFFF0).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError) as info:
+        checkpoint.load(path)
+    assert str(info.value) == (
+        f"{path} is not a digitnet checkpoint: it would unpack to over 1 GiB — retrain it"
+    )
+
+
+def test_members_in_npy_format_2_load(tmp_path: Path) -> None:
+    """.npy format 2.0 (a 4-byte header length, written by numpy for large headers or on
+    request) is as valid as 1.0: its header is read with the matching reader."""
+    from numpy.lib import format as npy
+
+    path = saved_checkpoint(tmp_path / "model.npz")
+    files = members(path)
+    original = checkpoint.load(path)
+    for name in ("W1", "b2"):
+        buffer = io.BytesIO()
+        npy.write_array(buffer, getattr(original.params, name), version=(2, 0))
+        files[f"{name}.npy"] = buffer.getvalue()
+    write_zip(path, files)
+    loaded = checkpoint.load(path)
+    np.testing.assert_array_equal(loaded.params.W1, original.params.W1)
+    np.testing.assert_array_equal(loaded.params.b2, original.params.b2)
+
+
+def test_pickled_array_refusal_says_what_to_do(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    path = saved_checkpoint(tmp_path / "model.npz")
+    files = members(path)
+    files["b1.npy"] = object_npy(payload(marker))
+    write_zip(path, files)
+    with pytest.raises(CheckpointError) as info:
+        checkpoint.load(path)
+    assert str(info.value) == (
+        f"{path} is not a digitnet checkpoint: array b1 holds Python objects, which only"
+        " unpickling could read — refused; retrain the checkpoint"
+    )
+    assert not marker.exists()
+
+
+def test_lying_header_refusal_says_the_file_is_damaged(tmp_path: Path) -> None:
+    path = saved_checkpoint(tmp_path / "model.npz")
+    files = members(path)
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1000,), }"
+    header += " " * (63 - len(header) % 64) + "\n"
+    files["b2.npy"] = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode()
+    write_zip(path, files)
+    with pytest.raises(CheckpointError) as info:
+        checkpoint.load(path)
+    assert str(info.value) == (
+        f"{path}: array b2 claims 4000 bytes but holds {len(files['b2.npy'])}"
+        " — the file is damaged; retrain it"
+    )
+
+
+def test_numpy_refuses_pickles_even_if_the_member_check_missed_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two defences, each enough on its own: with the member check switched off, numpy's
+    allow_pickle=False still refuses the object array and the payload never runs."""
+    marker = tmp_path / "pwned"
+    path = saved_checkpoint(tmp_path / "model.npz")
+    files = members(path)
+    files["W1.npy"] = object_npy(payload(marker))
+    write_zip(path, files)
+    monkeypatch.setattr(checkpoint, "_vet_members", lambda *args: None)
+    with pytest.raises(CheckpointError, match="is not a digitnet checkpoint or is damaged"):
+        checkpoint.load(path)
+    assert not marker.exists()

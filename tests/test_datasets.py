@@ -229,20 +229,92 @@ def test_read_idx_rejects_malformed_header(
     assert "is not a valid IDX file" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("header", "payload", "why"),
+    [
+        (struct.pack(">I", 0x12340803), b"", "bad magic number 0x12340803"),
+        (struct.pack(">I", 0x00000800), b"", "bad magic number 0x00000800"),  # no dimensions
+        (struct.pack(">I", 0x00000804), b"", "bad magic number 0x00000804"),  # 4 dimensions
+        (
+            struct.pack(">II", 0x00000B01, 4),
+            bytes(16),
+            "element type 0x0b is not unsigned byte (0x08)",
+        ),
+        (b"\x00\x00\x08", b"", "file is shorter than an IDX header"),
+        (struct.pack(">III", 0x00000803, 2, 28), b"", "header is truncated"),
+        (
+            struct.pack(">IIII", 0x803, 2, 28, 28),
+            bytes(784),
+            "header says 2x28x28 = 1568 bytes, file holds 784",
+        ),
+        (struct.pack(">II", 0x801, 3), bytes(4), "header says 3 = 3 bytes, file holds 4"),
+        (struct.pack(">IIII", 0x803, 0, 28, 28), b"", "header claims 0x28x28: no data"),
+        (
+            struct.pack(">IIII", 0x803, 60_000, 100, 100),
+            bytes(10),
+            "header claims 60000x100x100 = 600000000 bytes, more than the 256 MiB a dataset"
+            " file may hold",
+        ),
+    ],
+)
+def test_read_idx_says_exactly_what_is_wrong_and_what_to_do(
+    tmp_path: Path, header: bytes, payload: bytes, why: str
+) -> None:
+    path = write_raw_idx(tmp_path / "bad-idx.gz", header, payload)
+    with pytest.raises(DatasetError) as info:
+        read_idx(path, "digitnet download --data-dir elsewhere")
+    assert str(info.value) == (
+        f"{path} is not a valid IDX file: {why}"
+        " — delete it and run `digitnet download --data-dir elsewhere`"
+    )
+
+
+def test_read_idx_takes_a_file_of_exactly_the_size_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from digitnet.data import idx
+
+    monkeypatch.setattr(idx, "MAX_IDX_BYTES", 4 * 28 * 28)
+    exact = write_idx(tmp_path / "exact.gz", np.ones((4, 28, 28), dtype=np.uint8))
+    assert read_idx(exact).shape == (4, 28, 28)
+    over = write_idx(tmp_path / "over.gz", np.ones((5, 28, 28), dtype=np.uint8))
+    with pytest.raises(DatasetError, match="header claims 5x28x28 = 3920 bytes, more than the"):
+        read_idx(over)
+
+
+def test_read_idx_missing_file_and_unreadable_path(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError) as info:
+        read_idx(tmp_path / "none.gz")
+    assert str(info.value) == (
+        f"{tmp_path / 'none.gz'} not found — run `digitnet download` (or check --data-dir)"
+    )
+    with pytest.raises(DatasetError) as info:
+        read_idx(tmp_path)  # a folder: gzip's open fails with IsADirectoryError
+    assert str(info.value) == (
+        f"cannot read {tmp_path}: Is a directory — check that it is a readable file"
+    )
+
+
 def test_read_idx_rejects_truncated_gzip(tmp_path: Path) -> None:
     path = write_idx(tmp_path / "labels.gz", np.zeros(5000, dtype=np.uint8))
     path.write_bytes(path.read_bytes()[:-20])
-    with pytest.raises(DatasetError, match="truncated") as info:
+    with pytest.raises(DatasetError) as info:
         read_idx(path)
-    assert str(path) in str(info.value)
+    assert str(info.value) == (
+        f"{path} is not a valid IDX file: gzip data is truncated"
+        " — delete it and run `digitnet download`"
+    )
 
 
 def test_read_idx_rejects_non_gzip(tmp_path: Path) -> None:
     path = tmp_path / "labels.gz"
     path.write_bytes(b"<html>404 Not Found</html>")
-    with pytest.raises(DatasetError, match="not gzip data") as info:
+    with pytest.raises(DatasetError) as info:
         read_idx(path)
-    assert str(path) in str(info.value)
+    assert str(info.value) == (
+        f"{path} is not a valid IDX file: not gzip data, or corrupt"
+        " — delete it and run `digitnet download`"
+    )
 
 
 def test_load_split_rejects_label_count_mismatch(tiny_mnist: Path) -> None:

@@ -196,3 +196,69 @@ def test_init_is_reproducible_and_scaled_to_fan_in():
     assert a.W1.std() == pytest.approx(1 / np.sqrt(784), rel=0.05)
     relu = network.init_params(100, "relu", np.random.default_rng(3))
     assert relu.W1.std() == pytest.approx(np.sqrt(2 / 784), rel=0.05)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_predict_proba_rows_are_probabilities_of_the_forward_pass(activation):
+    """softmax: h_θ(x) as is; sigmoid: the ten independent σ(z_k) rescaled to sum to one."""
+    params, X, _ = tiny_problem(activation)
+    Z3 = network.forward(params, X, activation, "softmax").Z3.copy()
+    np.testing.assert_allclose(network.predict_proba(params, X, activation), softmax(Z3))
+    sigmoid_rows = network.predict_proba(params, X, activation, "sigmoid")
+    expected = sigmoid(Z3) / sigmoid(Z3).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(sigmoid_rows, expected)
+    np.testing.assert_allclose(sigmoid_rows.sum(axis=1), 1.0)
+
+
+def test_cost_defaults_to_softmax_cross_entropy_without_l2():
+    params, X, y = tiny_problem("tanh")
+    Z3 = network.forward(params, X, "tanh", "softmax").Z3
+    by_hand = -log_softmax(Z3)[np.arange(len(y)), y].mean()
+    assert network.cost(params, X, y, "tanh") == pytest.approx(by_hand, rel=1e-12)
+
+
+def test_sigmoid_output_cost_is_the_logistic_cost_by_hand():
+    params, X, y = tiny_problem("relu")
+    A3 = sigmoid(network.forward(params, X, "relu", "sigmoid").Z3)
+    Y = np.eye(10)[y]
+    by_hand = -(Y * np.log(A3) + (1 - Y) * np.log(1 - A3)).sum(axis=1).mean()
+    assert network.cost(params, X, y, "relu", "sigmoid") == pytest.approx(by_hand, rel=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float64])
+def test_params_astype_converts_every_block(dtype):
+    params = network.init_params(4, "sigmoid", np.random.default_rng(0))
+    converted = params.astype(dtype)
+    for name, block in converted.arrays().items():
+        assert block.dtype == dtype
+        np.testing.assert_array_equal(block, getattr(params, name).astype(dtype))
+
+
+@pytest.mark.parametrize(
+    ("activation", "scale"),
+    [
+        ("sigmoid", lambda n_in, n_out: np.sqrt(1 / n_in)),  # 1/√n_in
+        ("tanh", lambda n_in, n_out: np.sqrt(2 / (n_in + n_out))),  # Glorot
+        ("relu", lambda n_in, n_out: np.sqrt(2 / n_in)),  # He
+    ],
+)
+def test_init_scales_both_layers_to_their_fan_and_zeroes_the_biases(activation, scale):
+    H = 300
+    params = network.init_params(H, activation, np.random.default_rng(5))
+    assert params.W1.shape == (H, N_INPUTS)
+    assert params.W2.shape == (10, H)
+    assert params.W1.std() == pytest.approx(scale(N_INPUTS, H), rel=0.02)
+    assert params.W2.std() == pytest.approx(scale(H, 10), rel=0.1)
+    assert abs(params.W1.mean()) < 0.1 * scale(N_INPUTS, H)
+    np.testing.assert_array_equal(params.b1, np.zeros(H))
+    np.testing.assert_array_equal(params.b2, np.zeros(10))
+    for block in params.arrays().values():
+        assert block.dtype == np.float32
+    wide = network.init_params(H, activation, np.random.default_rng(5), dtype=np.float64)
+    assert wide.W1.dtype == np.float64
+    np.testing.assert_allclose(wide.W1, params.W1, rtol=1e-6)
+
+
+def test_architecture_names_its_shape_and_functions():
+    assert str(network.Architecture(64)) == "784-64-10 (sigmoid, softmax)"
+    assert str(network.Architecture(30, "relu", "sigmoid")) == "784-30-10 (relu, sigmoid)"

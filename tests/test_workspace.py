@@ -153,8 +153,27 @@ def test_float32_stays_float32():
         assert array.dtype == np.float32
 
 
+@pytest.mark.parametrize("m", range(1, 9))
+def test_first_m_rows_are_views_of_the_workspace(m):
+    """A short last batch writes into the top m rows of the same arrays (no fresh ones),
+    whatever m is, including m equal to the hidden size; the gradients are shared."""
+    import dataclasses
+
+    ws = Workspace.allocate(8, 5, np.float64)
+    part = ws.first(m)
+    for field in dataclasses.fields(Workspace):
+        whole, rows = getattr(ws, field.name), getattr(part, field.name)
+        if field.name == "grads":
+            assert rows is whole
+            continue
+        assert rows.shape == (m, *whole.shape[1:])
+        assert np.shares_memory(rows, whole)
+        assert rows.__array_interface__["data"][0] == whole.__array_interface__["data"][0]
+    assert ws.first(8) is ws
+
+
 def test_workspace_refuses_a_batch_larger_than_itself():
-    with pytest.raises(ValueError, match="does not fit"):
+    with pytest.raises(ValueError, match=r"^a batch of 5 rows does not fit a workspace of 4$"):
         Workspace.allocate(4, 3).first(5)
 
 
