@@ -262,3 +262,23 @@ def test_init_scales_both_layers_to_their_fan_and_zeroes_the_biases(activation, 
 def test_architecture_names_its_shape_and_functions():
     assert str(network.Architecture(64)) == "784-64-10 (sigmoid, softmax)"
     assert str(network.Architecture(30, "relu", "sigmoid")) == "784-30-10 (relu, sigmoid)"
+
+
+def test_without_n_train_the_l2_term_divides_by_the_batch_size():
+    """n = m when the training-set size is not given (DESIGN.md's table), in J and in ∂J/∂θ."""
+    params, X, y = tiny_problem("sigmoid", m=5)
+    base = network.cost(params, X, y, "sigmoid", "softmax", l2=0.0)
+    with_l2 = network.cost(params, X, y, "sigmoid", "softmax", l2=2.0)
+    squares = (params.W1**2).sum() + (params.W2**2).sum()
+    assert with_l2 - base == pytest.approx(2.0 / (2 * 5) * squares)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gradients_keep_the_parameters_dtype(dtype):
+    rng = np.random.default_rng(0)
+    params = network.init_params(6, "tanh", rng, dtype=dtype)
+    X = rng.random((4, N_INPUTS)).astype(dtype)
+    y = np.array([0, 3, 9, 3])
+    grads = network.backprop(params, network.forward(params, X, "tanh"), y, "tanh", l2=1.0)
+    for name, block in grads.arrays().items():
+        assert block.dtype == dtype, name

@@ -154,3 +154,124 @@ def test_a_pair_twice_as_wide_as_the_other_digits_is_cut():
     assert parts[0].right == parts[1].left
     assert typical_width([region, Region((2,), 0, 20, 40, 54), Region((3,), 0, 20, 60, 74)]) == 14
     assert typical_width([region]) is None
+
+
+# ---------------------------------------------------------------------------
+# Small pieces: joined to the digit they lie near on any side, dropped beyond NEAR
+
+
+@pytest.mark.parametrize(
+    ("side", "piece"),
+    [
+        ("left", (120, 126, 80, 85)),  # top, bottom, left, right; the digit is 100..140 × 100..125
+        ("right", (120, 126, 140, 145)),
+        # above and below: sharing 1 of its 5 columns, too few to be stacked on the digit
+        ("above", (80, 85, 124, 129)),
+        ("below", (155, 160, 124, 129)),
+    ],
+)
+def test_a_piece_on_any_side_joins_within_a_quarter_of_the_height_else_is_dust(side, piece):
+    digit = box(1, 100, 140, 100, 125, area=600)
+    top, bottom, left, right = piece
+    near = box(2, top, bottom, left, right, area=20)  # 15 px away: more than 40 / 4
+    (region,) = find_digits([digit, near])
+    assert region.labels == (1,), side
+    # moved to 10 px from the digit (= NEAR × 40): joins it
+    shift = {"left": (0, 5), "right": (0, -5), "above": (5, 0), "below": (-5, 0)}[side]
+    closer = box(2, top + shift[0], bottom + shift[0], left + shift[1], right + shift[1], 20)
+    (region,) = find_digits([digit, closer])
+    assert region.labels == (1, 2), side
+
+
+def test_a_piece_goes_to_the_digit_it_touches_not_to_a_neighbour():
+    # Two digits 4 px apart; a small piece touching the right one and 1 px from the left.
+    left_digit = box(1, 0, 40, 0, 25, area=500)
+    right_digit = box(2, 0, 40, 29, 54, area=500)
+    piece = box(3, 20, 24, 26, 29, area=8)
+    regions = find_digits([left_digit, right_digit, piece])
+    assert [r.labels for r in regions] == [(1,), (2, 3)]
+
+
+def test_digits_whose_boxes_share_a_column_stay_apart():
+    # Slanted digits: the boxes overlap by 2 of 20 columns, far less than STACK_OVERLAP.
+    comps = [box(1, 0, 40, 0, 20), box(2, 0, 40, 18, 38)]
+    regions = find_digits(comps)
+    assert [(r.labels, r.left, r.right) for r in regions] == [((1,), 0, 20), ((2,), 18, 38)]
+
+
+def test_thin_strokes_far_apart_are_separate_digits():
+    # "11" written with a fine pen: two 2-px-wide strokes with no shared column.
+    comps = [box(1, 0, 40, 0, 2), box(2, 0, 40, 40, 42)]
+    regions = find_digits(comps)
+    assert [r.labels for r in regions] == [(1,), (2,)]
+
+
+def test_typical_width_counts_square_digits_and_needs_two_regions():
+    square = Region((1,), 0, 20, 0, 20)
+    wide = Region((2,), 0, 20, 30, 70)
+    assert typical_width([square, wide]) == 20  # width = height still counts as narrow
+    assert typical_width([square]) is None  # one digit: nothing to compare with
+    assert typical_width([Region((1,), 0, 20, 0, 12), wide]) == 12
+
+
+# ---------------------------------------------------------------------------
+# Cutting touching digits: where, how many, and what each part keeps
+
+
+def blocks(height: int, widths: list[int], bridge_rows: int, gap: int = 1) -> np.ndarray:
+    """Solid blocks side by side, each pair joined across a ``gap``-column bridge of
+    ``bridge_rows`` rows of ink (a thin bridge: 1 row; a thick fusion: many)."""
+    mask = np.zeros((height, sum(widths) + gap * (len(widths) - 1)), dtype=bool)
+    left = 0
+    for k, width in enumerate(widths):
+        mask[:, left : left + width] = True
+        if k:
+            mask[:bridge_rows, left - gap : left] = True
+        left += width + gap
+    return mask
+
+
+def test_parts_keep_the_groups_labels_rows_and_cover_its_columns():
+    mask = blocks(20, [12, 12, 12], bridge_rows=1, gap=2)
+    region = Region((4, 7), 30, 50, 100, 100 + mask.shape[1])
+    parts = split_touching(region, mask)
+    assert parts == [
+        Region((4, 7), 30, 50, 100, 112),
+        Region((4, 7), 30, 50, 112, 126),
+        Region((4, 7), 30, 50, 126, 140),
+    ]
+
+
+def test_a_group_up_to_1_2_times_as_wide_as_tall_is_one_digit():
+    # A thin bridge in the middle, but 12 × 10 may be one wide digit (a 2, a 7): not cut.
+    at_limit = blocks(10, [6, 5], bridge_rows=1)
+    assert at_limit.shape == (10, 12)
+    region = Region((1,), 0, 10, 0, 12)
+    assert split_touching(region, at_limit) == [region]
+    wider = blocks(10, [6, 6], bridge_rows=1)  # 13 wide: two digits
+    region = Region((1,), 0, 10, 0, 13)
+    assert [(p.left, p.right) for p in split_touching(region, wider)] == [(0, 6), (6, 13)]
+
+
+def test_two_touching_digits_give_two_parts_not_more():
+    mask = blocks(20, [13, 14], bridge_rows=2)  # 28 × 20: round(28 / 14) = 2 digits
+    region = Region((1,), 0, 20, 0, 28)
+    assert [(p.left, p.right) for p in split_touching(region, mask)] == [(0, 13), (13, 28)]
+
+
+def test_a_thick_fusion_is_cut_only_when_surely_several_digits():
+    # Bridges half as tall as the digits: too much ink for a thin bridge.
+    three = blocks(10, [7, 7, 7], bridge_rows=5)  # 23 × 10: wider than 1.8 × 10
+    region = Region((1,), 0, 10, 0, 23)
+    assert [(p.left, p.right) for p in split_touching(region, three)] == [(0, 7), (7, 15), (15, 23)]
+    two = blocks(10, [8, 9], bridge_rows=5)  # 18 × 10: exactly 1.8, could be one digit
+    region = Region((1,), 0, 10, 0, 18)
+    assert split_touching(region, two) == [region]
+
+
+def test_a_group_at_least_1_6_times_the_typical_width_is_cut():
+    mask = blocks(20, [12, 13], bridge_rows=10)  # 26 × 20, no thin bridge, aspect 1.3
+    region = Region((1,), 0, 20, 0, 26)
+    assert split_touching(region, mask, typical=17.0) == [region]  # 26 < 1.6 × 17
+    parts = split_touching(region, mask, typical=16.25)  # 26 = 1.6 × 16.25
+    assert [(p.left, p.right) for p in parts] == [(0, 12), (12, 26)]

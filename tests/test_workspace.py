@@ -211,6 +211,21 @@ def test_network_import_does_not_load_scipy():
     assert out.stdout.strip() == "False"
 
 
+def test_backprop_without_a_workspace_does_not_load_scipy():
+    """Outside training (explain, gradcheck) the L2 term is plain numpy: BLAS's axpy, and the
+    0.3 s scipy import it brings, are for the training workspace only."""
+    code = (
+        "import sys, numpy as np\n"
+        "from digitnet.nn import network\n"
+        "p = network.init_params(3, 'relu', np.random.default_rng(0))\n"
+        "X = np.ones((2, 784), np.float32); y = np.array([1, 2])\n"
+        "network.backprop(p, network.forward(p, X, 'relu'), y, 'relu', l2=0.5)\n"
+        "print('scipy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_gathering_uint8_pixels_trains_exactly_like_float_inputs():
     from digitnet.config import Config
     from digitnet.data.inputs import TrainingData, split_validation
