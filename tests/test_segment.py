@@ -275,3 +275,94 @@ def test_a_group_at_least_1_6_times_the_typical_width_is_cut():
     assert split_touching(region, mask, typical=17.0) == [region]  # 26 < 1.6 × 17
     parts = split_touching(region, mask, typical=16.25)  # 26 = 1.6 × 16.25
     assert [(p.left, p.right) for p in parts] == [(0, 12), (12, 26)]
+
+
+# ---------------------------------------------------------------------------
+# Stacked pieces, the height rule, and the number-or-one-digit rules at their limits
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        [(0, 18), (19, 40)],  # an 8 whose loops came apart
+        [(0, 10), (11, 21), (22, 40)],  # in three pieces: merged one after another
+    ],
+)
+def test_stacked_pieces_as_tall_as_digits_are_still_one_digit(pieces):
+    # Every piece is at least half as tall as the 20-px digit beside it, so only their
+    # shared columns say they are one digit.
+    comps = [box(k + 1, top, bottom, 0, 20) for k, (top, bottom) in enumerate(pieces)]
+    comps.append(box(len(pieces) + 1, 0, 20, 40, 46))
+    regions = find_digits(comps)
+    assert [r.labels for r in regions] == [tuple(range(1, len(pieces) + 1)), (len(pieces) + 1,)]
+
+
+def test_a_group_exactly_half_as_tall_as_the_tallest_is_a_digit():
+    comps = [box(1, 0, 40, 0, 25), box(2, 20, 40, 60, 75)]  # a 20-px digit far from a 40-px one
+    regions = find_digits(comps)
+    assert [r.labels for r in regions] == [(1,), (2,)]
+
+
+@pytest.mark.parametrize(
+    ("right_stroke", "digits"),
+    [
+        ((20, 30), 1),  # 30 px wide, 40 tall: narrower than 0.9 × 40 = 36, one broken digit
+        ((26, 36), 2),  # exactly 36 wide: a number of two digits
+    ],
+)
+def test_tall_strokes_apart_are_one_digit_only_when_narrower_than_0_9_of_the_height(
+    right_stroke, digits
+):
+    left, right = right_stroke
+    comps = [box(1, 0, 40, 0, 10), box(2, 0, 40, left, right)]
+    assert len(find_digits(comps)) == digits
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "merged"),
+    [
+        ((0, 10), (16, 26), True),  # gap 6 = 0.12 × 50: a hairline break
+        ((0, 10), (17, 27), False),  # gap 7: two digits
+        ((0, 25), (27, 37), False),  # a half 25 wide = 0.5 × 50: not a narrow arc
+        ((0, 24), (30, 45), True),  # together 45 wide = 0.9 × 50: still one digit
+    ],
+)
+def test_hairline_breaks_are_merged_within_their_limits(first, second, merged):
+    # Two pieces of a 50-px-tall number, then a third digit far to the right.
+    comps = [box(1, 0, 50, *first), box(2, 0, 50, *second), box(3, 0, 50, 80, 105)]
+    regions = find_digits(comps)
+    expected = [(1, 2), (3,)] if merged else [(1,), (2,), (3,)]
+    assert [r.labels for r in regions] == expected
+
+
+def test_label_takes_any_truthy_mask_and_gives_int32_labels():
+    ink = np.zeros((6, 9), dtype=np.uint8)
+    ink[1:3, 1:4] = 255  # an 8-bit image's ink
+    ink[4, 6:8] = 1
+    labels, components = label(ink)
+    expected, _ = label(ink > 0)
+    np.testing.assert_array_equal(labels, expected)
+    assert labels.dtype == np.int32
+    assert [(c.top, c.bottom, c.left, c.right, c.area) for c in components] == [
+        (1, 3, 1, 4, 6),
+        (4, 5, 6, 8, 2),
+    ]
+    with pytest.raises(ValueError, match="label expects a 2-D mask"):
+        label(np.ones((2, 2, 2), dtype=bool))
+
+
+def test_a_bridge_is_found_anywhere_within_a_quarter_digit_of_the_even_cut():
+    # 26 wide, 20 tall, two digits: the even cut is at column 13 and the search window
+    # ± round(0.25 × 13) = 3 columns, so a thin bridge at column 10 or 16 is found.
+    for widths, cut in (([10, 15], 10), ([16, 9], 16)):
+        mask = blocks(20, widths, bridge_rows=1)
+        region = Region((1,), 0, 20, 0, 26)
+        assert [(p.left, p.right) for p in split_touching(region, mask)] == [(0, cut), (cut, 26)]
+
+
+def test_a_bridge_with_a_fifth_of_the_fullest_columns_ink_is_still_thin():
+    mask = blocks(20, [13, 14], bridge_rows=4)  # 4 of 20 rows = CUT_INK
+    region = Region((1,), 0, 20, 0, 28)
+    assert [(p.left, p.right) for p in split_touching(region, mask)] == [(0, 13), (13, 28)]
+    thicker = blocks(20, [13, 14], bridge_rows=5)
+    assert split_touching(region, thicker) == [region]
