@@ -531,3 +531,29 @@ def test_local_write_error_is_not_blamed_on_mirrors(
         assert second.requests == []  # another mirror would not help
     assert str(data_dir / TRAIN_IMAGES) in str(info.value)
     assert listing(data_dir) == []
+
+
+def test_load_split_names_the_splits_there_are(tiny_mnist: Path) -> None:
+    with pytest.raises(DatasetError) as info:
+        load_split("mnist", tiny_mnist, "validation")
+    assert str(info.value) == "unknown split 'validation' — choose one of: train, test"
+
+
+def test_a_damaged_labels_file_names_the_download_for_its_data_dir(tiny_mnist: Path) -> None:
+    (tiny_mnist / TEST_LABELS).write_bytes(b"<html>404 Not Found</html>")
+    with pytest.raises(DatasetError) as info:
+        load_split("mnist", tiny_mnist, "test")
+    assert str(info.value) == (
+        f"{tiny_mnist / TEST_LABELS} is not a valid IDX file: not gzip data, or corrupt"
+        f" — delete it and run `digitnet download --data-dir {tiny_mnist}`"
+    )
+
+
+def test_labels_must_be_one_dimensional(tiny_mnist: Path) -> None:
+    write_idx(tiny_mnist / TEST_LABELS, np.zeros((3, 1), dtype=np.uint8))
+    with pytest.raises(DatasetError) as info:
+        load_split("mnist", tiny_mnist, "test")
+    assert str(info.value) == (
+        f"{tiny_mnist / TEST_LABELS} is not a valid IDX file: expected a 1-D array of labels,"
+        f" got shape (3, 1) — delete it and run `digitnet download --data-dir {tiny_mnist}`"
+    )
