@@ -366,3 +366,10 @@ def test_a_bridge_with_a_fifth_of_the_fullest_columns_ink_is_still_thin():
     assert [(p.left, p.right) for p in split_touching(region, mask)] == [(0, 13), (13, 28)]
     thicker = blocks(20, [13, 14], bridge_rows=5)
     assert split_touching(region, thicker) == [region]
+
+
+def test_pieces_sharing_half_the_narrower_ones_columns_are_stacked():
+    # A 2 whose top arc and base came apart, offset by half their width; a 1 beside it.
+    comps = [box(1, 0, 18, 0, 20), box(2, 19, 40, 10, 30), box(3, 0, 20, 50, 56)]
+    regions = find_digits(comps)
+    assert [r.labels for r in regions] == [(1, 2), (3,)]
