@@ -240,6 +240,11 @@ def test_read_idx_rejects_malformed_header(
             bytes(16),
             "element type 0x0b is not unsigned byte (0x08)",
         ),
+        (
+            struct.pack(">II", 0x0000FF01, 4),
+            bytes(4),
+            "element type 0xff is not unsigned byte (0x08)",
+        ),
         (b"\x00\x00\x08", b"", "file is shorter than an IDX header"),
         (struct.pack(">III", 0x00000803, 2, 28), b"", "header is truncated"),
         (
@@ -557,3 +562,28 @@ def test_labels_must_be_one_dimensional(tiny_mnist: Path) -> None:
         f"{tiny_mnist / TEST_LABELS} is not a valid IDX file: expected a 1-D array of labels,"
         f" got shape (3, 1) — delete it and run `digitnet download --data-dir {tiny_mnist}`"
     )
+
+
+def test_a_gzip_bomb_behind_a_small_header_is_read_no_further(tmp_path: Path) -> None:
+    """A header claiming 10 labels followed by 64 MB of zeros (64 kB compressed): only
+    what the header claims, plus one byte to notice the surplus, is inflated."""
+    import tracemalloc
+
+    path = tmp_path / "labels.gz"
+    with gzip.open(path, "wb") as f:
+        f.write(struct.pack(">II", 0x801, 10))
+        for _ in range(64):
+            f.write(bytes(1 << 20))
+    assert path.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetError) as info:
+            read_idx(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert str(info.value) == (
+        f"{path} is not a valid IDX file: header says 10 = 10 bytes, file holds 11"
+        " — delete it and run `digitnet download`"
+    )
+    assert peak < 4 << 20, peak
