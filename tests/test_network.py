@@ -282,3 +282,16 @@ def test_gradients_keep_the_parameters_dtype(dtype):
     grads = network.backprop(params, network.forward(params, X, "tanh"), y, "tanh", l2=1.0)
     for name, block in grads.arrays().items():
         assert block.dtype == dtype, name
+
+
+def test_mixed_precision_computes_in_the_wider_dtype():
+    """explain and gradcheck run float32 inputs through float64 θ (and the reverse can
+    happen): the pass is computed in the wider of the two, never rounded to the narrower."""
+    params64, X64, y = tiny_problem("tanh")
+    params32, X32 = params64.astype(np.float32), X64.astype(np.float32)
+    for params, X in ((params32, X64), (params64, X32)):
+        cache = network.forward(params, X, "tanh")
+        assert cache.A3.dtype == np.float64
+        grads = network.backprop(params, cache, y, "tanh", l2=0.5)
+        for block in grads.arrays().values():
+            assert block.dtype == np.float64

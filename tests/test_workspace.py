@@ -337,3 +337,39 @@ def test_backprop_into_writes_alpha_gradient_plus_beta_out(dtype, l2, with_works
     for name, g in plain.arrays().items():
         expected = -0.3 * g + 0.9 * getattr(before, name)
         np.testing.assert_allclose(getattr(out, name), expected, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize("m", [5, 8])  # a short last batch and a full one
+def test_the_cache_is_views_into_the_workspace(output, m):
+    """Forward with a workspace allocates no (m, H) or (m, 10) array: a^(2), ã^(2), z^(3),
+    a^(3) and the softmax's log-normaliser are the workspace's own rows."""
+    params, X, _, mask = problem("sigmoid", m=m)
+    ws = Workspace.allocate(8, params.hidden_size, np.float64)
+    cache = network.forward(params, X, "sigmoid", output, dropout_mask=mask, workspace=ws)
+    for array, own in (
+        (cache.A2, ws.Z2),
+        (cache.A2_dropped, ws.A2_dropped),
+        (cache.Z3, ws.Z3),
+        (cache.A3, ws.A3),
+    ):
+        assert array.shape[0] == m
+        assert np.shares_memory(array, own)
+    if output == "softmax":
+        assert np.shares_memory(cache.log_normaliser, ws.log_normaliser)
+    else:
+        assert cache.log_normaliser is None
+
+
+@pytest.mark.parametrize("with_workspace", [False, True])
+@pytest.mark.parametrize("dropout", [False, True])
+def test_softmax_cache_keeps_log_sum_exp_of_z3(with_workspace, dropout):
+    params, X, _, mask = problem("relu")
+    ws = Workspace.allocate(8, params.hidden_size, np.float64) if with_workspace else None
+    cache = network.forward(
+        params, X, "relu", "softmax", dropout_mask=mask if dropout else None, workspace=ws
+    )
+    Z3 = cache.Z3
+    expected = np.log(np.exp(Z3 - Z3.max(axis=1, keepdims=True)).sum(axis=1)) + Z3.max(axis=1)
+    np.testing.assert_allclose(cache.log_normaliser, expected, rtol=1e-12)
+    assert network.forward(params, X, "relu", "sigmoid").log_normaliser is None
