@@ -347,7 +347,7 @@ def test_label_takes_any_truthy_mask_and_gives_int32_labels():
         (1, 3, 1, 4, 6),
         (4, 5, 6, 8, 2),
     ]
-    with pytest.raises(ValueError, match="label expects a 2-D mask"):
+    with pytest.raises(ValueError, match=r"^label expects a 2-D mask$"):
         label(np.ones((2, 2, 2), dtype=bool))
 
 
