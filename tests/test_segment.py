@@ -358,6 +358,10 @@ def test_a_bridge_is_found_anywhere_within_a_quarter_digit_of_the_even_cut():
         mask = blocks(20, widths, bridge_rows=1)
         region = Region((1,), 0, 20, 0, 26)
         assert [(p.left, p.right) for p in split_touching(region, mask)] == [(0, cut), (cut, 26)]
+    # one column beyond the window (column 17) is too far from the even cut: not cut
+    mask = blocks(20, [17, 8], bridge_rows=1)
+    region = Region((1,), 0, 20, 0, 26)
+    assert split_touching(region, mask) == [region]
 
 
 def test_a_bridge_with_a_fifth_of_the_fullest_columns_ink_is_still_thin():
