@@ -264,6 +264,25 @@ def test_flat_is_none_once_a_block_is_another_array():
     assert reordered.flat() is None
 
 
+def test_flat_is_none_when_the_blocks_fill_only_part_of_an_array():
+    """An update over ``flat`` touches every element of it: a longer array whose head
+    holds the blocks (a spare tail) is not θ."""
+    blocks = textbook_params(3)
+    sizes = [a.size for a in blocks.arrays().values()]
+    buffer = np.zeros(sum(sizes) + 5, dtype=np.float32)
+    views, start = {}, 0
+    for (name, a), size in zip(blocks.arrays().items(), sizes, strict=True):
+        views[name] = buffer[start : start + size].reshape(a.shape)
+        start += size
+    assert Params(**views).flat() is None
+    whole = np.zeros(sum(sizes), dtype=np.float32)  # the same layout, no tail: θ itself
+    views, start = {}, 0
+    for (name, a), size in zip(blocks.arrays().items(), sizes, strict=True):
+        views[name] = whole[start : start + size].reshape(a.shape)
+        start += size
+    assert Params(**views).flat() is whole
+
+
 def test_optimiser_notices_a_replaced_block():
     """The optimiser remembers whether θ was packed; replacing a block must not leave it
     updating the old array."""
