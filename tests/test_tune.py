@@ -100,8 +100,10 @@ def test_ctrl_c_then_rerun_resumes_without_losing_finished_trials(files, tmp_pat
     args = ["--config", str(base), "--space", str(space), "-o", str(out), "--pruner", "none"]
     args += ["--jobs", jobs]
     lines: list[str] = []
+    # Far more trials than can finish before the Ctrl-C: on a fast or idle machine 50 tiny
+    # trials could all complete while this test is still polling for the second one.
     with subprocess.Popen(
-        tune_command(*args, "--trials", "50"),
+        tune_command(*args, "--trials", "1000"),
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,

@@ -30,6 +30,7 @@ from digitnet import config as config_module
 from digitnet.config import Config
 from digitnet.errors import ConfigError, StorageError, TrainingError
 from digitnet.tune import storage as storage_module
+from digitnet.tune.interrupts import SafePoints, held_at_safe_points
 from digitnet.tune.space import SearchSpace
 
 PRUNERS = ("median", "none")
@@ -192,15 +193,31 @@ def run_worker(
     each epoch. A Ctrl-C propagates as ``KeyboardInterrupt``; Optuna has then marked
     the running trial FAIL (it does not count towards the target).
     """
-    optuna = storage_module.require_optuna()
-    from optuna.trial import TrialState
-
+    storage_module.require_optuna()  # the one-line error when the extra is missing
     if study is None:
         storage = storage_module.open_storage(spec.storage_url)
         study = open_study(spec, worker, storage=storage)
     report = WorkerReport()
+    with held_at_safe_points() as interrupts:
+        _run_trials(spec, study, storage, report, interrupts, on_trial, on_epoch)
+    return report
+
+
+def _run_trials(
+    spec: StudySpec,
+    study: Any,
+    storage: Any,
+    report: WorkerReport,
+    interrupts: SafePoints,
+    on_trial: Callable[[TrialRow], None] | None,
+    on_epoch: Callable[[int, Any], None] | None,
+) -> None:
+    optuna = storage_module.require_optuna()
+    from optuna.trial import TrialState
+
     started = time.monotonic()
     while True:
+        interrupts.check()  # between trials: none is running
         if spec.timeout is not None and time.monotonic() - started >= spec.timeout:
             break
         with warnings.catch_warnings():
@@ -212,18 +229,18 @@ def run_worker(
 
         def objective(trial: Any, numbers: list[int] = numbers) -> float:
             numbers.append(trial.number)
-            return _objective(trial, spec, on_epoch)
+            return _objective(trial, spec, on_epoch, interrupts)
 
         try:
             study.optimize(objective, n_trials=1, catch=(TrainingError,), gc_after_trial=False)
         except _UnneededError:
             break
         except KeyboardInterrupt:
-            # Optuna marks the trial FAIL when the interrupt lands in the objective; one
-            # landing in its own bookkeeping could leave it RUNNING, which would count
-            # towards the target until its heartbeat goes stale. Settle it here.
-            # An interrupt inside a database call leaves its session mid-transaction:
-            # drop it, so the next call starts a fresh one.
+            # Optuna marks the trial FAIL when the interrupt lands in the objective, and
+            # SafePoints keeps a Ctrl-C out of Optuna's own bookkeeping; should one still
+            # land there (a second Ctrl-C), settle the trial here. An interrupt inside a
+            # database call leaves its session mid-transaction: drop it, so the next call
+            # starts a fresh one.
             forget_session(storage)
             if numbers:
                 with contextlib.suppress(Exception):
@@ -236,7 +253,6 @@ def run_worker(
                 on_trial(row)
             if row.state == TrialState.FAIL.name and not row.note:
                 break  # unexpected: Optuna recorded a failure we did not raise
-    return report
 
 
 def forget_session(storage: Any) -> None:
@@ -246,8 +262,17 @@ def forget_session(storage: Any) -> None:
             storage.remove_session()
 
 
-def _objective(trial: Any, spec: StudySpec, on_epoch: Callable[[int, Any], None] | None) -> float:
-    """Train one point of the space; its value is the best validation accuracy."""
+def _objective(
+    trial: Any,
+    spec: StudySpec,
+    on_epoch: Callable[[int, Any], None] | None,
+    interrupts: SafePoints | None = None,
+) -> float:
+    """Train one point of the space; its value is the best validation accuracy.
+
+    ``interrupts``: a Ctrl-C raises while the trial trains, but waits out the trial's
+    database calls (tune/interrupts.py)."""
+    interrupts = SafePoints() if interrupts is None else interrupts
     import optuna
 
     from digitnet.training import runner
@@ -260,19 +285,22 @@ def _objective(trial: Any, spec: StudySpec, on_epoch: Callable[[int, Any], None]
     trial.set_user_attr(ATTR_CONFIG, config.to_dict())
 
     def after_epoch(record: Any, improved: bool) -> None:
-        # one storage write per epoch: the epochs a trial ran are the steps it reported
-        trial.report(record.validation_accuracy, record.epoch)
-        if on_epoch is not None:
-            on_epoch(trial.number, record)
-        if trial.should_prune():
+        with interrupts.bookkeeping():
+            # one storage write per epoch: the epochs a trial ran are the steps it reported
+            trial.report(record.validation_accuracy, record.epoch)
+            if on_epoch is not None:
+                on_epoch(trial.number, record)
+            prune = trial.should_prune()
+        if prune:
             raise optuna.TrialPruned(f"stopped after epoch {record.epoch}")
 
     output = trial_dir(spec.output, trial.number) / "model.npz"
     try:
-        # no learning-curve PNG per trial (the history JSON beside it has the figures)
-        result = runner.run(
-            config, output, progress=False, on_epoch=after_epoch, learning_curve=False
-        )
+        with interrupts.training_phase():
+            # no learning-curve PNG per trial (the history JSON beside it has the figures)
+            result = runner.run(
+                config, output, progress=False, on_epoch=after_epoch, learning_curve=False
+            )
     except TrainingError as exc:
         trial.set_user_attr(ATTR_ERROR, str(exc))
         raise
