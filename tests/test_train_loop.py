@@ -50,6 +50,7 @@ def test_batched_scoring_equals_one_pass_over_all_rows():
     expected_cost = data_cost(cache.Z3, y, cfg.output, cache.log_normaliser)
     expected_cost += l2_penalty(params, cfg.l2, n_train)
     np.testing.assert_array_equal(predicted, expected_labels)
+    assert predicted.dtype == np.int64  # labels, usable as indices (confusion matrix)
     assert accuracy == pytest.approx(np.mean(expected_labels == y))
     assert cost == pytest.approx(expected_cost, rel=1e-5)
     assert l2_penalty(params, cfg.l2, n_train) > 0.01 * cost  # the penalty term is seen
@@ -64,6 +65,7 @@ def test_scoring_no_rows_gives_nan_not_an_error():
     assert np.isnan(cost)
     assert np.isnan(accuracy)
     assert predicted.shape == (0,)
+    assert predicted.dtype == np.int64
 
 
 def test_epoch_records_agree_with_the_batches_they_summarise():
@@ -250,3 +252,19 @@ def test_a_fresh_state_draws_from_the_seed():
     assert a.best_validation_accuracy < 0  # any real accuracy beats it
     other = TrainState.start(make_config(seed=13))
     assert not np.array_equal(a.params.W1, other.params.W1)
+
+
+def test_a_state_built_without_a_distortion_generator_draws_it_from_the_seed():
+    """TrainState's distortion_rng=None means "batches.distortion_rng(seed)": a state
+    built by hand that way trains exactly as TrainState.start does."""
+    cfg = make_config(epochs=2, augment_shift=1.0, augment_rotate=10.0)
+    data = synthetic_data()
+    started = TrainState.start(cfg)
+    for _ in train(cfg, data, state=started):
+        pass
+    fresh = TrainState.start(cfg)
+    by_hand = TrainState(epoch=0, params=fresh.params, optimizer=fresh.optimizer, rng=fresh.rng)
+    for _ in train(cfg, data, state=by_hand):
+        pass
+    np.testing.assert_array_equal(by_hand.params.W1, started.params.W1)
+    assert by_hand.distortion_rng is not None
