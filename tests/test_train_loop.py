@@ -268,3 +268,36 @@ def test_a_state_built_without_a_distortion_generator_draws_it_from_the_seed():
         pass
     np.testing.assert_array_equal(by_hand.params.W1, started.params.W1)
     assert by_hand.distortion_rng is not None
+
+
+def test_dropout_gives_each_batch_a_mask_per_example_and_hidden_unit(monkeypatch):
+    """The loop hands the forward pass an (m, H) mask of 0 and 1/(1 − p), about p of it
+    zero, for every batch; without dropout it hands none. (A mask left out, or drawn as
+    one number for the whole batch, still changes θ, so the final θ cannot tell.)"""
+    from digitnet.training.step import Step
+
+    seen = []
+    measure = Step.measure
+
+    def spy(self, A1, y, mask=None):
+        seen.append((len(y), None if mask is None else mask.copy()))
+        return measure(self, A1, y, mask)
+
+    monkeypatch.setattr(Step, "measure", spy)
+    p, hidden = 0.4, 50
+    for _ in train(
+        make_config(epochs=1, batch_size=100, hidden_size=hidden, dropout=p), synthetic_data(n=240)
+    ):
+        pass
+    assert [m for m, _ in seen] == [100, 100, 40]
+    for m, mask in seen:
+        assert mask is not None
+        assert mask.shape == (m, hidden)
+        np.testing.assert_array_equal(np.unique(mask), np.float32([0, 1 / (1 - p)]))
+    dropped = np.mean(np.concatenate([mask.ravel() == 0 for _, mask in seen]))
+    assert dropped == pytest.approx(p, abs=0.03)
+
+    seen.clear()
+    for _ in train(make_config(epochs=1, batch_size=100), synthetic_data(n=240)):
+        pass
+    assert [mask for _, mask in seen] == [None, None, None]
