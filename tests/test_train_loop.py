@@ -203,8 +203,11 @@ def test_an_empty_training_set_is_refused():
     empty = TrainingData(
         X_train=data.X_train[:0], y_train=data.y_train[:0], X_val=data.X_val, y_val=data.y_val
     )
-    with pytest.raises(TrainingError, match="no training images left"):
+    with pytest.raises(TrainingError) as info:
         next(train(make_config(), empty))
+    assert str(info.value) == (
+        "no training images left after the validation split — lower validation_size"
+    )
 
 
 def test_a_batch_larger_than_the_training_set_is_one_batch_per_epoch():
@@ -301,3 +304,12 @@ def test_dropout_gives_each_batch_a_mask_per_example_and_hidden_unit(monkeypatch
     for _ in train(make_config(epochs=1, batch_size=100), synthetic_data(n=240)):
         pass
     assert [mask for _, mask in seen] == [None, None, None]
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_a_fresh_state_scales_its_weights_for_the_activation(activation):
+    """He's √(2/n_in) for relu, Glorot's for tanh (network.init_params): start() must
+    ask for the configured activation's scale, not the sigmoid default."""
+    cfg = make_config(activation=activation, seed=3)
+    expected = init_params(8, activation, np.random.default_rng(3))
+    np.testing.assert_array_equal(TrainState.start(cfg).params.W1, expected.W1)
