@@ -32,14 +32,16 @@ def no_validation(data: TrainingData) -> TrainingData:
     )
 
 
-def test_batched_scoring_equals_one_pass_over_all_rows():
-    """score() walks the rows EVAL_BATCH at a time; the result must be the one-pass J(θ):
-    the row-weighted mean of the data term plus (λ/2n) Σ θ² with n the *training* size."""
+@pytest.mark.parametrize(("output", "activation"), [("softmax", "sigmoid"), ("sigmoid", "relu")])
+def test_batched_scoring_equals_one_pass_over_all_rows(output, activation):
+    """score() walks the rows EVAL_BATCH at a time; the result must be the one-pass J(θ)
+    of the configured network: the row-weighted mean of the data term plus (λ/2n) Σ θ²
+    with n the *training* size."""
     rng = np.random.default_rng(0)
     rows = 2 * EVAL_BATCH + 357  # three batches, the last one short
     X = rng.random((rows, 784), dtype=np.float32)
     y = rng.integers(0, 10, rows)
-    cfg = make_config(l2=30.0)
+    cfg = make_config(l2=30.0, output=output, activation=activation)
     params = init_params(8, cfg.activation, np.random.default_rng(1))
     n_train = 120  # differs from the scored row count, as validation does
 
