@@ -11,7 +11,6 @@ import gzip
 import hashlib
 import json
 import logging
-import math
 import shutil
 import struct
 import zlib
@@ -21,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from fixed_models import fixed_checkpoint, stroke_png
 from http_server import LocalMirror
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from digitnet import checkpoint
 from digitnet.cli import main
@@ -267,24 +267,11 @@ def test_accepting_a_hand_placed_file_stops_its_warning(
 
 
 def flat_checkpoint(path: Path, digit: int, confidence: float) -> Path:
-    """A checkpoint whose every reading is ``digit`` with ``confidence``: θ = 0 but b2, so
-    h_θ(x) = softmax(b2) whatever the image (b2[digit] = log(c·9/(1 − c)), the rest 0)."""
-    params = network.init_params(4, "sigmoid", np.random.default_rng(0))
-    for name in ("W1", "b1", "W2", "b2"):
-        getattr(params, name)[...] = 0
-    params.b2[digit] = math.log(confidence * 9 / (1 - confidence))
-    checkpoint.save(path, checkpoint.Checkpoint(params=params, config=Config(hidden_size=4)))
-    return path
-
-
-def digit_png(path: Path, bars: int = 1) -> Path:
-    """Dark vertical strokes on white: one digit per stroke."""
-    image = Image.new("L", (60 * bars, 80), 255)
-    draw = ImageDraw.Draw(image)
-    for i in range(bars):
-        draw.rectangle([60 * i + 25, 10, 60 * i + 35, 70], fill=0)
-    image.save(path)
-    return path
+    """A checkpoint whose every reading is ``digit`` with ``confidence``, the other nine
+    sharing the rest."""
+    probabilities = np.full(N_CLASSES, (1 - confidence) / (N_CLASSES - 1))
+    probabilities[digit] = confidence
+    return fixed_checkpoint(path, probabilities)
 
 
 def test_predict_names_a_failing_file_by_its_path_as_given(
@@ -309,7 +296,7 @@ def test_default_threshold_and_question_mark_on_a_one_digit_image(
 ) -> None:
     """0.7 is the documented default; an uncertain single digit gets its "?" too."""
     ckpt = flat_checkpoint(tmp_path / "m.npz", 7, confidence)
-    image = digit_png(tmp_path / "one.png")
+    image = stroke_png(tmp_path / "one.png")
     result = run("predict", str(image), "--checkpoint", str(ckpt))
     assert result.exit_code == 0, result.output
     line = result.output.strip().splitlines()[-1]
@@ -339,7 +326,7 @@ def test_explain_uses_the_bundled_model_like_predict(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no checkpoints/model.npz here
-    image = digit_png(tmp_path / "one.png")
+    image = stroke_png(tmp_path / "one.png")
     predicted = run("predict", str(image))
     explained = run("explain", str(image))
     assert predicted.exit_code == 0, predicted.output
@@ -351,7 +338,7 @@ def test_explain_uses_the_bundled_model_like_predict(
 
 def test_explain_traces_each_digit_of_a_number(tmp_path: Path) -> None:
     ckpt = flat_checkpoint(tmp_path / "m.npz", 4, 0.9)
-    image = digit_png(tmp_path / "two.png", bars=2)
+    image = stroke_png(tmp_path / "two.png", bars=2)
     result = run("explain", str(image), "--checkpoint", str(ckpt))
     assert result.exit_code == 0, result.output
     assert f"{image} holds 2 digits, read as 44: each is traced, left to right" in result.output

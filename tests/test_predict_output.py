@@ -15,41 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from PIL import Image, ImageDraw
+from fixed_models import PROBABILITIES, fixed_checkpoint, stroke_png
 
 from digitnet import checkpoint
 from digitnet.cli import main
 from digitnet.commands.predict import _format_text, _preprocessed_name
-from digitnet.config import Config
 from digitnet.errors import ImageError
 from digitnet.images import reading
 from digitnet.images.reading import DigitReading, Reading
-from digitnet.nn import network
-
-#: the readings' distribution: 3 most likely, then 8, then 5
-PROBABILITIES = np.array([0.01, 0.01, 0.02, 0.6, 0.01, 0.1, 0.01, 0.01, 0.2, 0.03])
-
-
-def fixed_checkpoint(path: Path, probabilities=PROBABILITIES, temperature=None) -> Path:
-    """Every image reads as ``probabilities``: W = 0, b = 0, b2 = log p (softmax(log p) = p)."""
-    params = network.init_params(4, "sigmoid", np.random.default_rng(0))
-    for name in ("W1", "b1", "W2", "b2"):
-        getattr(params, name)[...] = 0
-    params.b2[...] = np.log(probabilities)
-    metrics = {} if temperature is None else {"temperature": temperature}
-    ckpt = checkpoint.Checkpoint(params=params, config=Config(hidden_size=4), metrics=metrics)
-    checkpoint.save(path, ckpt)
-    return path
-
-
-def strokes(path: Path, bars: int = 1) -> Path:
-    """Dark vertical strokes on white: one digit per stroke."""
-    image = Image.new("L", (60 * bars, 80), 255)
-    draw = ImageDraw.Draw(image)
-    for i in range(bars):
-        draw.rectangle([60 * i + 25, 10, 60 * i + 35, 70], fill=0)
-    image.save(path)
-    return path
 
 
 def run(*args: str):
@@ -168,7 +141,7 @@ def test_the_checkpoints_temperature_softens_the_confidences(tmp_path):
 
 def test_read_image_passes_single_and_the_threshold_on(tmp_path):
     ckpt = checkpoint.load(fixed_checkpoint(tmp_path / "m.npz"))
-    image = strokes(tmp_path / "two.png", bars=2)
+    image = stroke_png(tmp_path / "two.png", bars=2)
     assert reading.read_image(image, ckpt).number == "33"
     assert reading.read_image(image, ckpt, single=True).number == "3"
     assert not reading.read_image(image, ckpt, uncertain_below=0.5).uncertain
@@ -177,7 +150,7 @@ def test_read_image_passes_single_and_the_threshold_on(tmp_path):
 
 def test_read_images_yields_each_failure_in_place(tmp_path):
     ckpt = checkpoint.load(fixed_checkpoint(tmp_path / "m.npz"))
-    good = strokes(tmp_path / "good.png", bars=2)
+    good = stroke_png(tmp_path / "good.png", bars=2)
     bad = tmp_path / "bad.png"
     bad.write_text("not an image")
     results = list(reading.read_images([bad, good], ckpt))
@@ -245,7 +218,7 @@ def test_the_bundled_checkpoint_ships_with_the_package():
 
 def test_json_csv_and_text_agree_for_a_number(tmp_path):
     model = fixed_checkpoint(tmp_path / "m.npz")
-    image = strokes(tmp_path / "n.png", bars=3)
+    image = stroke_png(tmp_path / "n.png", bars=3)
     out = tmp_path / "out.csv"
     text = run(str(image), "--checkpoint", str(model), "--csv", str(out))
     assert text.exit_code == 0, text.output
@@ -274,7 +247,7 @@ def test_a_failing_image_is_an_error_row_in_json_and_csv(tmp_path):
     model = fixed_checkpoint(tmp_path / "m.npz")
     bad = tmp_path / "bad.png"
     bad.write_text("not an image")
-    good = strokes(tmp_path / "good.png")
+    good = stroke_png(tmp_path / "good.png")
     out = tmp_path / "out.csv"
     result = run(str(bad), str(good), "--checkpoint", str(model), "--json", "--csv", str(out))
     assert result.exit_code == 1
@@ -298,7 +271,7 @@ def test_a_failing_image_is_an_error_row_in_json_and_csv(tmp_path):
 
 def test_all_images_read_exits_zero_and_a_csv_in_no_folder_is_refused_first(tmp_path):
     model = fixed_checkpoint(tmp_path / "m.npz")
-    image = strokes(tmp_path / "one.png")
+    image = stroke_png(tmp_path / "one.png")
     assert run(str(image), "--checkpoint", str(model)).exit_code == 0
     out = tmp_path / "no-such-folder" / "out.csv"
     result = run(str(image), "--checkpoint", str(model), "--csv", str(out))
@@ -312,7 +285,7 @@ def test_all_images_read_exits_zero_and_a_csv_in_no_folder_is_refused_first(tmp_
 
 def test_save_preprocessed_makes_nested_folders_and_reuses_an_existing_one(tmp_path):
     model = fixed_checkpoint(tmp_path / "m.npz")
-    image = strokes(tmp_path / "one.png")
+    image = stroke_png(tmp_path / "one.png")
     seen = tmp_path / "a" / "b"
     for _ in range(2):
         result = run(str(image), "--checkpoint", str(model), "--save-preprocessed", str(seen))
@@ -322,7 +295,7 @@ def test_save_preprocessed_makes_nested_folders_and_reuses_an_existing_one(tmp_p
 
 def test_save_preprocessed_into_a_file_is_a_one_line_error(tmp_path):
     model = fixed_checkpoint(tmp_path / "m.npz")
-    image = strokes(tmp_path / "one.png")
+    image = stroke_png(tmp_path / "one.png")
     blocker = tmp_path / "file"
     blocker.write_text("")
     result = run(str(image), "--checkpoint", str(model), "--save-preprocessed", str(blocker / "x"))
@@ -334,7 +307,7 @@ def test_save_preprocessed_into_a_file_is_a_one_line_error(tmp_path):
 
 def test_an_unwritable_preprocessed_image_is_a_one_line_error(tmp_path):
     model = fixed_checkpoint(tmp_path / "m.npz")
-    image = strokes(tmp_path / "one.png")
+    image = stroke_png(tmp_path / "one.png")
     seen = tmp_path / "seen"
     (seen / "one.png").mkdir(parents=True)  # a folder where the picture should go
     result = run(str(image), "--checkpoint", str(model), "--save-preprocessed", str(seen))
@@ -348,7 +321,7 @@ def test_images_with_the_same_name_get_distinct_preprocessed_files(tmp_path):
     model = fixed_checkpoint(tmp_path / "m.npz")
     for sub in ("a", "b", "c"):
         (tmp_path / sub).mkdir()
-        strokes(tmp_path / sub / "scan.png")
+        stroke_png(tmp_path / sub / "scan.png")
     seen = tmp_path / "seen"
     paths = [str(tmp_path / sub / "scan.png") for sub in ("a", "b", "c")]
     result = run(*paths, "--checkpoint", str(model), "--save-preprocessed", str(seen))
@@ -365,7 +338,7 @@ def test_a_path_without_a_stem_is_saved_as_image():
 
 def test_the_bundled_model_is_said_on_stderr_only(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    image = strokes(tmp_path / "one.png")
+    image = stroke_png(tmp_path / "one.png")
     result = run(str(image))
     assert result.exit_code == 0, result.output
     assert result.stderr.startswith("Using the model bundled with digitnet (")

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from digitnet.images.tightcrop import ink_reaches_frame, split_paper_and_ink
+from digitnet.images.tightcrop import ink_reaches_frame, otsu, split_paper_and_ink
 
 FloatImage = NDArray[np.float32]
 
@@ -36,7 +36,6 @@ _SURFACE_TOLERANCE = 2.0 / 255.0  # never reject cells closer than 2 gray levels
 _GRADIENT_MIN = 0.03  # about 8 gray levels across the image
 _DIM_PAPER = 0.05  # floor for the light level when dividing it out
 # Ink mask (`ink_mask`): Otsu's threshold over the ink, kept in this range.
-_OTSU_BINS = 64
 _MASK_MIN = 0.1
 _MASK_MAX = 0.3
 # An image whose levels span fewer than this many 8-bit gray levels is blank.
@@ -305,19 +304,6 @@ def ink_and_noise(image: Image.Image) -> tuple[FloatImage, float]:
     return ink, float(noise_floor)
 
 
-def _otsu(values: FloatImage) -> float:
-    """Otsu's threshold (1979): the cut that maximises the between-class variance."""
-    counts, edges = np.histogram(values, bins=_OTSU_BINS, range=(0.0, 1.0))
-    centres = (edges[:-1] + edges[1:]) / 2
-    weight_low = np.cumsum(counts)
-    weight_high = weight_low[-1] - weight_low
-    mass_low = np.cumsum(counts * centres)
-    mean_low = mass_low / np.maximum(weight_low, 1)
-    mean_high = (mass_low[-1] - mass_low) / np.maximum(weight_high, 1)
-    between = weight_low * weight_high * (mean_low - mean_high) ** 2
-    return float(edges[int(np.argmax(between)) + 1])
-
-
 def ink_mask(ink: FloatImage) -> NDArray[np.bool_]:
     """Where the ink clearly is: a 3×3 mean of the ink map above an Otsu threshold.
 
@@ -328,6 +314,6 @@ def ink_mask(ink: FloatImage) -> NDArray[np.bool_]:
     """
     smooth = box_blur(ink, 1)
     inked = smooth[smooth > _MASK_MIN / 4]
-    threshold = _otsu(inked) if inked.size else _MASK_MAX
+    threshold = otsu(inked, (0.0, 1.0)) if inked.size else _MASK_MAX
     mask: NDArray[np.bool_] = smooth > min(max(threshold, _MASK_MIN), _MASK_MAX)
     return mask

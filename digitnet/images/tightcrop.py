@@ -99,10 +99,12 @@ def ink_reaches_frame(residual: FloatImage) -> bool:
     return spread >= _RING_SPREAD * smooth_reach and spread > _RING_SMOOTH * step
 
 
-def _otsu(values: FloatImage) -> float:
-    """Otsu's threshold (1979) over the image's own range."""
-    low, high = float(values.min()), float(values.max())
-    counts, edges = np.histogram(values, bins=_OTSU_BINS, range=(low, high))
+def otsu(values: FloatImage, value_range: tuple[float, float] | None = None) -> float:
+    """Otsu's threshold (1979): the cut that maximises the between-class variance, over
+    ``value_range`` (default: the values' own range)."""
+    if value_range is None:
+        value_range = (float(values.min()), float(values.max()))
+    counts, edges = np.histogram(values, bins=_OTSU_BINS, range=value_range)
     centres = (edges[:-1] + edges[1:]) / 2
     weight_low = np.cumsum(counts)
     weight_high = weight_low[-1] - weight_low
@@ -154,13 +156,13 @@ def split_paper_and_ink(gray: FloatImage) -> PaperSplit | None:
     smooth = _box_mean(gray)
     if float(smooth.max() - smooth.min()) <= 0.0:
         return None
-    light = smooth > _otsu(smooth)
+    light = smooth > otsu(smooth)
     if light.all() or not light.any():
         return None
     speck = max(2, round(_SPECK * gray.size))
     light_share, dark_share = _connected_share(light, speck), _connected_share(~light, speck)
     height, width = gray.shape
-    sharp = gray > _otsu(gray)  # the gaps between tightly set digits blur shut in `smooth`
+    sharp = gray > otsu(gray)  # the gaps between tightly set digits blur shut in `smooth`
     light_gaps, dark_gaps = _gaps(sharp), _gaps(~sharp)
     if width >= _NUMBER_ASPECT * height and light_gaps != dark_gaps:
         # A number cut tightly: its digits are several pieces of ink and the paper
