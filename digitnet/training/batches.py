@@ -1,23 +1,22 @@
 """An epoch's mini-batches, gathered from the pixels and, when the run distorts its
-images, distorted one batch ahead in a worker thread.
+images, distorted just before their step.
 
-Distorting a batch (data/augment.py) is numpy work on arrays of m × 784 values, and
-numpy releases the GIL for it, as BLAS does during the step's products: so while the
-main thread runs step k, one worker thread distorts batch k + 1, and distortions cost
-little more than the wait for a result that is already there (issue 12).
+Distorting a batch (data/augment.py) costs about a quarter of a 784-800-10 step (about
+1 ms for 100 images). It runs in the training thread, between two steps, not in a worker
+thread beside the step: on the 2-core AMD EPYC the step's products keep both cores busy
+(and OpenBLAS's threads spin between products), so a worker only took turns with them;
+measured side by side (issue 12), an epoch of configs/best.yaml took longer with the
+worker than with the distortions in line.
 
 Reproducibility: the distortions draw from their own generator (``distortion_rng``),
 seeded from the run's seed, never from the run's main generator, which shuffling and
-dropout keep using in the main thread. The worker is the only user of that generator
-and it distorts the batches in their order, so every batch gets the same draws
-whatever the timing of the two threads. Nothing is prepared beyond an epoch's last
-batch, so between epochs both generators are at rest and ``resume.py`` saves them.
+dropout keep using. Batches are distorted in their order, so every batch gets the same
+draws; between epochs both generators are at rest and ``resume.py`` saves them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,7 +37,7 @@ def distortion_rng(seed: int) -> np.random.Generator:
 
 
 class Batches:
-    """Gathers mini-batches into preallocated buffers and distorts them one batch ahead."""
+    """Gathers mini-batches into preallocated buffers and distorts them when the run does."""
 
     def __init__(
         self,
@@ -51,15 +50,6 @@ class Batches:
         # One buffer per gathered batch: no large fresh allocation per step.
         self.X = np.empty((batch_size, N_INPUTS), dtype=np.float32)
         self.pixels = np.empty((batch_size, N_INPUTS), dtype=np.uint8)
-        self.worker = (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="digitnet-distort")
-            if distortion.enabled
-            else None
-        )
-
-    def close(self) -> None:
-        if self.worker is not None:
-            self.worker.shutdown(wait=True)
 
     def gather(self, rows: NDArray[np.intp]) -> Batch:
         """a^(1) of the rows into the buffer (a^(1) = pixel / 255, as to_inputs does), labels."""
@@ -77,25 +67,8 @@ class Batches:
 
     def epoch(self, order: NDArray[np.intp], batch_size: int) -> Iterator[Batch]:
         """The epoch's batches in ``order``; each yielded A1 is valid until the next one."""
-        starts = range(0, len(order), batch_size)
-        if self.worker is None:
-            for start in starts:
-                yield self.gather(order[start : start + batch_size])
-            return
-        worker = self.worker
-        ahead: Future[NDArray[np.float32]] | None = None
-        try:
-            inputs, y = self.gather(order[:batch_size])
-            ahead = worker.submit(distort, inputs, self.rng, self.distortion, y)
-            for start in starts:
-                assert ahead is not None  # submitted for every batch before it is reached
-                distorted, labels = ahead.result(), y  # a fresh array: the buffer is free again
-                ahead = None
-                following = order[start + batch_size : start + 2 * batch_size]
-                if len(following):
-                    inputs, y = self.gather(following)
-                    ahead = worker.submit(distort, inputs, self.rng, self.distortion, y)
-                yield distorted, labels  # the step runs while the worker distorts the next
-        finally:
-            if ahead is not None:  # stopped early: let the worker finish with the buffer
-                ahead.result()
+        for start in range(0, len(order), batch_size):
+            inputs, labels = self.gather(order[start : start + batch_size])
+            if self.distortion.enabled:
+                inputs = distort(inputs, self.rng, self.distortion, labels)
+            yield inputs, labels

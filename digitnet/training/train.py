@@ -81,7 +81,7 @@ class TrainState:
     ``train`` updates it in place; between epochs it is consistent and the runner
     saves it (runner.save_resume_state). Two seeded generators are the run's only
     sources of randomness: ``rng`` for initialisation, shuffling and dropout, and
-    ``distortion_rng`` for the distortions, which a worker thread draws (batches.py).
+    ``distortion_rng`` for the distortions, which only batches.py draws from.
     """
 
     epoch: int  # epochs completed
@@ -155,10 +155,7 @@ def train(
     # The forward pass, J(θ), backprop and update, every array preallocated (step.py).
     step_of = Step(config, params, state.optimizer, n_train=n, batch_size=batch_size)
     batches = Batches(data, batch_size, distortion, state.distortion_rng)
-    try:
-        yield from _epochs(config, data, state, schedule, step_of, batches, on_batch)
-    finally:
-        batches.close()
+    yield from _epochs(config, data, state, schedule, step_of, batches, on_batch)
 
 
 def _epochs(
@@ -178,7 +175,7 @@ def _epochs(
         order = rng.permutation(n)
         cost_sum, correct, done = 0.0, 0, 0
         learning_rate = schedule.lr_at(epoch - 1)
-        # Gathered and (in a worker thread, one batch ahead) distorted: batches.py.
+        # Gathered from the pixels and, when the config says so, distorted: batches.py.
         for step, (A1, y) in enumerate(batches.epoch(order, batch_size)):
             m = len(y)
             mask = None
