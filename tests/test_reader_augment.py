@@ -23,6 +23,32 @@ def test_cross_dilation_widens_and_erosion_narrows_every_image():
     assert thicker.sum() > X.sum() > thinner.sum()
 
 
+def cross_extreme_by_hand(images: np.ndarray, thicker: bool) -> np.ndarray:
+    """Max or min over each pixel and its 4 neighbours inside the frame; outside is 0."""
+    padded = np.pad(images, ((0, 0), (1, 1), (1, 1)))  # zeros all round
+    centre = padded[:, 1:-1, 1:-1]
+    neighbours = [
+        padded[:, :-2, 1:-1],
+        padded[:, 2:, 1:-1],
+        padded[:, 1:-1, :-2],
+        padded[:, 1:-1, 2:],
+    ]
+    pick = np.maximum if thicker else np.minimum
+    out = centre.copy()
+    for neighbour in neighbours:
+        out = pick(out, neighbour)
+    return out
+
+
+@pytest.mark.parametrize("thicker", [True, False])
+def test_cross_step_is_the_max_or_min_over_the_cross_with_zeros_outside(thicker):
+    # Ink up to every edge of every image: a neighbour taken from the image above or
+    # below in the stacked batch, or a border other than 0, would show.
+    X = np.random.default_rng(4).random((5, SIDE, SIDE), dtype=np.float32)
+    got = pen._cross_extreme(X, thicker)
+    np.testing.assert_array_equal(got, cross_extreme_by_hand(X, thicker))
+
+
 def test_stroke_change_keeps_shape_dtype_bounds_and_is_seeded():
     X = digit_like(50)
     a = pen.change_stroke(X, np.random.default_rng(3), 2.0)
