@@ -20,7 +20,11 @@ For each model and set: the share read right (a number counts when every digit i
 right; an image refused as holding no digit counts as wrong), and the expected
 calibration error (report.calibration: 15 bins of the confidence `predict` shows, the
 weakest digit's for a number) at T = 1 ("ECE raw") and at the model's stored
-temperature ("ECE"). Preprocessing is done once per set and shared by the models.
+temperature ("ECE"). Below the table, each set's ECE floor for the bundled model: the
+ECE a perfectly calibrated reader with the same confidences would show on a set of this
+size (each answer right with the probability it claims; mean of 200 seeded draws), i.e.
+the sampling noise of the figure. Preprocessing is done once per set and shared by the
+models.
 With ``--breakdown``, the bundled model's results on the rendered sets by condition.
 Then, for the bundled model, the wall time of a whole `digitnet predict` process on a
 small image (the start-up cost) and on 4000×3000 JPEG and PNG photos, medians of ``--runs``.
@@ -103,8 +107,20 @@ def score(ckpt: checkpoint.Checkpoint, read_set: ReadSet) -> dict[str, float]:
         answered = np.array([c for c, _ in confidence])
         right = np.array([r for _, r in confidence], dtype=bool)
         out[key] = calibration(answered, right).ece
+    out["ece_floor"] = ece_floor(answered)
     out["refused"] = sum(x is None for x in read_set.inputs)
     return out
+
+
+def ece_floor(confidence: np.ndarray, draws: int = 200) -> float:
+    """Mean ECE of a perfectly calibrated reader: each answer right with probability equal
+    to its confidence. ECE over finite bins is never 0 by chance alone; this is how far
+    above 0 sampling noise puts it for these confidences and this many answers."""
+    rng = np.random.default_rng(0)
+    return float(
+        np.mean([calibration(confidence, rng.random(len(confidence)) < confidence).ece
+                 for _ in range(draws)])
+    )  # fmt: skip
 
 
 def mnist_score(ckpt: checkpoint.Checkpoint, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -114,6 +130,7 @@ def mnist_score(ckpt: checkpoint.Checkpoint, X: np.ndarray, y: np.ndarray) -> di
         p = probabilities(z, ckpt.config.output, t)
         out["accuracy"] = float(np.mean(p.argmax(axis=1) == y))
         out[key] = calibration(p.max(axis=1), p.argmax(axis=1) == y).ece
+    out["ece_floor"] = ece_floor(p.max(axis=1))
     return out
 
 
@@ -236,6 +253,8 @@ def main() -> None:
             print(f"\n{set_name}")
             for name, cell in zip(models, cells, strict=True):
                 print(f"  {name:<14} {cell}")
+    floors = ", ".join(f"{s} {results['bundled'][s]['ece_floor']:.1%}" for s in set_names)
+    print(f"\nECE floor (bundled, at its T; a perfectly calibrated reader's ECE): {floors}")
 
 
 if __name__ == "__main__":

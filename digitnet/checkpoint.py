@@ -49,6 +49,7 @@ class Checkpoint:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)  # optimiser state etc.
     created: str = ""
     version: str = __version__
+    param_dtype: str = "float32"  # as stored in the file; load widens float16 to float32
 
     @property
     def temperature(self) -> float:
@@ -157,6 +158,7 @@ def load(path: Path, missing_hint: str = "train one with `digitnet train`") -> C
         arrays=extra_arrays,
         created=str(metadata.get("created", "")),
         version=str(metadata.get("digitnet_version", "")),
+        param_dtype=str(files["W1"].dtype),
     )
 
 

@@ -10,8 +10,12 @@
    chooses nothing), and whether float16 parameters give the same prediction as
    float32 on at least 99.9% of them; if they do, float16 is stored (half the bytes),
    else float32.
-3. **store**: the parameters, the config, the fitted temperature and a description
-   in the checkpoint's metrics (`digitnet info` shows them), optimiser state dropped.
+3. **store**: the parameters, the config and a description in the checkpoint's
+   metrics (`digitnet info` shows them), optimiser state dropped.
+4. **calibrate**: the temperature refitted on real-looking development digits read as
+   `predict` reads them, together with the validation split
+   (scripts/calibrate_reader.py, which can also be run alone); the T fitted on the
+   validation split alone makes the reader's confidences worse on users' digits.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from calibrate_reader import recalibrate  # scripts/ is on sys.path when run as a script
 
 from digitnet import checkpoint
 from digitnet import config as config_module
@@ -83,8 +88,7 @@ def main() -> None:
     metrics["trained_on"] = (
         "digitnet train --config configs/reader.yaml (MNIST train 55,000 with affine, elastic,"
         " stroke-width, low-resolution and printed-style-digit augmentation per mini-batch);"
-        " best epoch and temperature by validation (last 5,000); built by"
-        " scripts/build_bundled_model.py"
+        " best epoch by validation (last 5,000); built by scripts/build_bundled_model.py"
     )
     params = half if use_half else ckpt.params.astype(np.float32)
     stored = type(cfg)(**{**cfg.to_dict(), "data_dir": "data"})  # not this machine's path
@@ -95,6 +99,7 @@ def main() -> None:
     _, check, _ = score(loaded.params, inputs, labels, loaded.config, 1)
     size = args.output.stat().st_size
     print(f"wrote {args.output} ({size / 1024:.0f} KiB); reloaded test accuracy {check:.4f}")
+    recalibrate(args.output, args.data_dir)
 
 
 if __name__ == "__main__":

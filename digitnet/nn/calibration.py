@@ -13,9 +13,11 @@ largest one largest, so the predicted digits (and every accuracy) are unchanged;
 the confidences move. With sigmoid outputs the same T divides z^(3) before the
 sigmoids, whose outputs are then normalised to sum to one, as `predict_proba` does.
 
-The fitted T is stored in the checkpoint's metrics (``temperature``; fitted by
-training/calibrate.py at the end of a run); a checkpoint without one (older files)
-reads with T = 1, i.e. as before.
+The fitted T is stored in the checkpoint's metrics (``temperature``, with what it was
+fitted on in ``temperature_fitted_on``; training/calibrate.py, at the end of a run on the
+validation split, or later on any sets of logits, as scripts/calibrate_reader.py does for
+the bundled model on real-looking development digits); a checkpoint without one (older
+files) reads with T = 1, i.e. as before.
 """
 
 from __future__ import annotations
@@ -48,20 +50,33 @@ def probabilities(Z3: NDArray[np.floating], output: str, temperature: float = 1.
     return q
 
 
-def nll(Z3: NDArray[np.floating], labels: NDArray[np.integer], output: str, t: float) -> float:
-    """Mean −log h_θ(x)_y at temperature ``t``."""
+def nll(
+    Z3: NDArray[np.floating],
+    labels: NDArray[np.integer],
+    output: str,
+    t: float,
+    weights: NDArray[np.floating] | None = None,
+) -> float:
+    """Mean −log h_θ(x)_y at temperature ``t``; with ``weights`` (m,), their weighted mean."""
     p = probabilities(Z3, output, t)[np.arange(len(labels)), labels]
-    return float(-np.mean(np.log(np.maximum(p, 1e-300))))
+    return float(-np.average(np.log(np.maximum(p, 1e-300)), weights=weights))
 
 
-def fit_temperature(Z3: NDArray[np.floating], labels: NDArray[np.integer], output: str) -> float:
-    """The T minimising the NLL of (Z3, labels), searched over log T (a smooth 1-D problem)."""
+def fit_temperature(
+    Z3: NDArray[np.floating],
+    labels: NDArray[np.integer],
+    output: str,
+    weights: NDArray[np.floating] | None = None,
+) -> float:
+    """The T minimising the (weighted) NLL of (Z3, labels), searched over log T (a smooth
+    1-D problem). ``weights`` let sets of different sizes count the same
+    (training/calibrate.fit_on)."""
     from scipy.optimize import minimize_scalar
 
     if len(labels) == 0:
         return 1.0
     result = minimize_scalar(
-        lambda log_t: nll(Z3, labels, output, math.exp(log_t)),
+        lambda log_t: nll(Z3, labels, output, math.exp(log_t), weights),
         bounds=LOG_T_BOUNDS,
         method="bounded",
         options={"xatol": 1e-4},
