@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from digitnet.images.segment import label
 from digitnet.images.tightcrop import ink_reaches_frame, otsu, split_paper_and_ink
 
 FloatImage = NDArray[np.float32]
@@ -317,3 +318,21 @@ def ink_mask(ink: FloatImage) -> NDArray[np.bool_]:
     threshold = otsu(inked, (0.0, 1.0)) if inked.size else _MASK_MAX
     mask: NDArray[np.bool_] = smooth > min(max(threshold, _MASK_MIN), _MASK_MAX)
     return mask
+
+
+def with_faint_strokes(ink: FloatImage, mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """`mask` grown by the faint ink joined to it (hysteresis, as in Canny's edges).
+
+    The contrast is stretched to the darkest stroke of the whole image, so a digit
+    written with a thinner or lighter pen beside a dark one stays faint: only the
+    thickest bits of its strokes pass Otsu's threshold, and the rest of it falls
+    apart into pieces that are dropped as dust. Here a piece of the weak mask (the
+    3×3 mean above `_MASK_MIN`, the lowest threshold `ink_mask` ever uses, so what
+    it would keep of that digit alone in an image) is kept when it holds any clear
+    ink. Weak specks of noise with no clear ink in them stay out.
+    """
+    weak = box_blur(ink, 1) > _MASK_MIN
+    labels, _ = label(weak | mask)
+    kept = np.unique(labels[mask])
+    grown: NDArray[np.bool_] = np.isin(labels, kept[kept > 0])
+    return grown

@@ -5,6 +5,7 @@ The stages, each in its own module:
     decode.load_for_prediction   path -> decoded, upright first frame, large ones reduced
     photometry.ink_and_noise     image -> 2-D ink map (ink 1, background 0) and noise floor
     photometry.ink_mask          ink -> mask of clear ink
+    photometry.with_faint_strokes  the faint ink joined to it (a digit in a lighter pen)
     segment.label/find_digits    mask -> digits (broken pieces merged, dust dropped,
                                  touching digits cut)
     (here) digit crop            each digit's ink apart from its neighbours and specks
@@ -25,7 +26,13 @@ from PIL import Image
 from digitnet.images.decode import load_for_prediction, reduce_large
 from digitnet.images.geometry import INK_THRESHOLD, no_digit, to_mnist_form
 from digitnet.images.paper import needs_sheet_reading, read_sheet, sheet_in_view
-from digitnet.images.photometry import box_blur, ink_and_noise, ink_mask, is_blank
+from digitnet.images.photometry import (
+    box_blur,
+    ink_and_noise,
+    ink_mask,
+    is_blank,
+    with_faint_strokes,
+)
 from digitnet.images.segment import Region, find_digits, label, split_touching, typical_width
 from digitnet.vocabulary import N_INPUTS
 
@@ -109,7 +116,8 @@ def to_mnist_digits_boxed(
         The image holds no ink ("no digit found").
     """
     ink, noise_floor = ink_and_noise(image)
-    labels, components = label(ink_mask(ink))
+    mask = ink_mask(ink)
+    labels, components = label(mask)
     looks_like_paper = needs_sheet_reading(labels, components, ink.shape)
     if looks_like_paper or sheet_in_view(image):
         # A photo of paper: read what is written on the sheet instead (`paper`, which
@@ -118,7 +126,10 @@ def to_mnist_digits_boxed(
         if sheet is not None:
             image = sheet
             ink, noise_floor = ink_and_noise(image)
-            labels, components = label(ink_mask(ink))
+            mask = ink_mask(ink)
+    # Digits are grouped on the clear ink and the faint strokes joined to it: a digit in
+    # a lighter pen beside a dark one would otherwise fall apart into dust.
+    labels, components = label(with_faint_strokes(ink, mask))
     regions = find_digits(components, single=single)
     if not regions:
         raise no_digit(name, blank=is_blank(image))
