@@ -54,3 +54,18 @@ def test_a_faint_digit_beside_a_dark_one_is_read_as_a_digit():
     # The whole ring came through (a square 0 fills its 20-px box), not just its knot.
     assert rows.max() - rows.min() >= 18
     assert cols.max() - cols.min() >= 12
+
+
+def test_faint_ink_reaching_far_beyond_the_clear_ink_stays_out():
+    # A dark digit-sized bar with a faint line from it across the image (a sheet's
+    # shadowed edge, what is left of a rule): keeping the line would make the digit's
+    # box three times its height wide.
+    ink = np.zeros((40, 120), np.float32)
+    ink[10:30, 10:14] = 1.0
+    ink[20:22, 14:80] = 0.4
+    clear = ink_mask(ink)
+    assert not clear[21, 40]
+    assert not with_faint_strokes(ink, clear)[21, 40]
+    # The same faint line ending within a digit's height of the bar is the bar's own.
+    ink[20:22, 34:80] = 0.0
+    assert with_faint_strokes(ink, ink_mask(ink))[21, 30]
