@@ -287,9 +287,11 @@ def ink_and_noise(image: Image.Image) -> tuple[FloatImage, float]:
     # Ink touching the frame (a tight crop) is not paper, though it lies in the ring:
     # paper and ink are then told apart by what strokes look like (`tightcrop`), and
     # the paper is measured on itself.
+    paper_from_split = False
     if ink_reaches_frame(residual):
         split = split_paper_and_ink(gray)
         if split is not None:
+            paper_from_split = True
             background, mad = _paper_level(gray, split.paper, split.dark_ink)
             residual = gray - background
             level = float(np.median(background))
@@ -300,7 +302,11 @@ def ink_and_noise(image: Image.Image) -> tuple[FloatImage, float]:
         # Reflected light = illumination × reflectance: dividing by the paper's
         # brightness undoes the lamp's falloff for dark strokes.
         rise = rise * (np.float32(level) / np.maximum(background, np.float32(_DIM_PAPER)))
-    noise_floor = max(noise_floor, _noise_beside_ink(rise))
+    if not paper_from_split:
+        # A quartile level measured on the paper class already holds its noise, and a
+        # quarter of that paper lies the "wrong way" by construction, so this measure
+        # is for paper levels taken from the border ring only.
+        noise_floor = max(noise_floor, _noise_beside_ink(rise))
     rise = rise - noise_floor
 
     peak = float(rise.max())
