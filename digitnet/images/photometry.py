@@ -50,6 +50,10 @@ _FINE_TO_PIXEL = 1.0606601717798212  # √(9/8)
 _NEAR_INK = 8
 _INK_EDGE = 1
 _BESIDE_PERCENTILE = 99.0
+# A wrong-way departure beside the ink this large a share of the ink's reach is not noise
+# but a misjudged paper level (a tight crop the ring missed): a floor there would take
+# at least half the ink, so it is not used (as `tightcrop`'s ring rule reasons).
+_BESIDE_MAX_SHARE = 0.5
 
 
 def gray_and_alpha(image: Image.Image) -> tuple[FloatImage, FloatImage | None]:
@@ -329,7 +333,8 @@ def _noise_beside_ink(rise: FloatImage) -> np.float32:
     which is as large on the ink's side. So the floor beside the ink is the
     `_BESIDE_PERCENTILE` of the paper's wrong-way departures there (for white noise
     σ, 2.3σ: under the border's 3σ, so only an underestimated floor rises). An image
-    that never goes the wrong way (MNIST's black background, a clean drawing) gives 0.
+    that never goes the wrong way (MNIST's black background, a clean drawing) gives 0,
+    and so does a departure as large as half the ink's reach (`_BESIDE_MAX_SHARE`).
     """
     peak = float(rise.max())
     if peak <= 0.0:
@@ -342,6 +347,8 @@ def _noise_beside_ink(rise: FloatImage) -> np.float32:
     if not beside.any():
         return np.float32(0.0)
     wrong_way = float(np.percentile(-rise[beside], _BESIDE_PERCENTILE))
+    if wrong_way >= _BESIDE_MAX_SHARE * peak:
+        return np.float32(0.0)
     return np.float32(max(wrong_way, 0.0))
 
 
