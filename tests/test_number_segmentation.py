@@ -12,7 +12,8 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from digitnet import checkpoint
-from digitnet.images.photometry import ink_mask, with_faint_strokes
+from digitnet.images.faintink import with_faint_strokes
+from digitnet.images.photometry import ink_mask
 from digitnet.images.preprocess import to_mnist_digits
 from digitnet.images.reading import bundled_checkpoint, read_image
 

@@ -12,7 +12,6 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from digitnet.images.segment import label
 from digitnet.images.tightcrop import ink_reaches_frame, otsu, split_paper_and_ink
 
 FloatImage = NDArray[np.float32]
@@ -37,13 +36,10 @@ _SURFACE_TOLERANCE = 2.0 / 255.0  # never reject cells closer than 2 gray levels
 _GRADIENT_MIN = 0.03  # about 8 gray levels across the image
 _DIM_PAPER = 0.05  # floor for the light level when dividing it out
 # Ink mask (`ink_mask`): Otsu's threshold over the ink, kept in this range.
-_MASK_MIN = 0.1
+MASK_MIN = 0.1
 _MASK_MAX = 0.3
 # An image whose levels span fewer than this many 8-bit gray levels is blank.
 _BLANK_LEVELS = 2.0
-# `with_faint_strokes`: faint ink may add up to this fraction of the tallest clear
-# piece's height to the box of the clear ink it joins (one faint digit beside it).
-_FAINT_REACH = 1.0
 # Paper known from a tight crop's split (`_paper_level`): its level is this quartile,
 # and a pixel's departure from its 3×3 mean has σ·√(8/9) for white noise σ.
 _PAPER_QUARTILE = 75
@@ -362,48 +358,10 @@ def ink_mask(ink: FloatImage) -> NDArray[np.bool_]:
     The mean removes the isolated pixels that noise leaves above the noise floor; the
     threshold is Otsu's between faint and strong ink (background pixels, 0 after
     `to_gray_ink`, are left out or they would drag it to the noise), kept within
-    [`_MASK_MIN`, `_MASK_MAX`] so a thin stroke, whose mean peaks lower, stays whole.
+    [`MASK_MIN`, `_MASK_MAX`] so a thin stroke, whose mean peaks lower, stays whole.
     """
     smooth = box_blur(ink, 1)
-    inked = smooth[smooth > _MASK_MIN / 4]
+    inked = smooth[smooth > MASK_MIN / 4]
     threshold = otsu(inked, (0.0, 1.0)) if inked.size else _MASK_MAX
-    mask: NDArray[np.bool_] = smooth > min(max(threshold, _MASK_MIN), _MASK_MAX)
+    mask: NDArray[np.bool_] = smooth > min(max(threshold, MASK_MIN), _MASK_MAX)
     return mask
-
-
-def with_faint_strokes(ink: FloatImage, mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    """`mask` grown by the faint ink joined to it (hysteresis, as in Canny's edges).
-
-    The contrast is stretched to the darkest stroke of the whole image, so a digit
-    written with a thinner or lighter pen beside a dark one stays faint: only the
-    thickest bits of its strokes pass Otsu's threshold, and the rest of it falls
-    apart into pieces that are dropped as dust. Here a piece of the weak mask (the
-    3×3 mean above `_MASK_MIN`, the lowest threshold `ink_mask` ever uses, so what
-    it would keep of that digit alone in an image) is kept when it holds any clear
-    ink. Weak specks of noise with no clear ink in them stay out, and so does a weak
-    piece that would stretch the clear ink it holds beyond a digit's size: more than
-    `_FAINT_REACH` × the tallest clear piece's height taller, or wider on either side
-    (a sheet's shadowed edge or the remnants of squared paper joined to a digit).
-    """
-    weak = box_blur(ink, 1) > _MASK_MIN
-    labels, pieces = label(weak | mask)
-    _, clear = label(mask)
-    reach = _FAINT_REACH * max(c.height for c in clear) if clear else 0.0
-    rows, cols = np.nonzero(mask)
-    owner = labels[rows, cols] - 1
-    n = len(pieces)
-    top, bottom = np.full(n, mask.shape[0]), np.zeros(n, dtype=np.int64)
-    left, right = np.full(n, mask.shape[1]), np.zeros(n, dtype=np.int64)
-    np.minimum.at(top, owner, rows)
-    np.maximum.at(bottom, owner, rows + 1)
-    np.minimum.at(left, owner, cols)
-    np.maximum.at(right, owner, cols + 1)
-    kept = [
-        p.label
-        for p in pieces
-        if bottom[p.label - 1] > 0  # holds clear ink
-        and (top[p.label - 1] - p.top) + (p.bottom - bottom[p.label - 1]) <= reach
-        and (left[p.label - 1] - p.left) + (p.right - right[p.label - 1]) <= reach
-    ]
-    grown: NDArray[np.bool_] = np.isin(labels, kept) | mask
-    return grown

@@ -5,7 +5,7 @@ The stages, each in its own module:
     decode.load_for_prediction   path -> decoded, upright first frame, large ones reduced
     photometry.ink_and_noise     image -> 2-D ink map (ink 1, background 0) and noise floor
     photometry.ink_mask          ink -> mask of clear ink
-    photometry.with_faint_strokes  the faint ink joined to it (a digit in a lighter pen)
+    faintink.with_faint_strokes  the faint ink joined to it (a digit in a lighter pen)
     segment.label/find_digits    mask -> digits (broken pieces merged, dust dropped,
                                  touching digits cut)
     (here) digit crop            each digit's ink apart from its neighbours and specks
@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from digitnet.images.decode import load_for_prediction, reduce_large
+from digitnet.images.faintink import with_faint_strokes
 from digitnet.images.geometry import INK_THRESHOLD, no_digit, to_mnist_form
 from digitnet.images.paper import needs_sheet_reading, read_sheet, sheet_in_view
 from digitnet.images.photometry import (
@@ -31,7 +32,6 @@ from digitnet.images.photometry import (
     ink_and_noise,
     ink_mask,
     is_blank,
-    with_faint_strokes,
 )
 from digitnet.images.segment import Region, find_digits, label, split_touching, typical_width
 from digitnet.vocabulary import N_INPUTS
