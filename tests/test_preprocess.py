@@ -7,7 +7,6 @@ mode, polarity, position, size or EXIF orientation.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from digitnet.data.idx import read_idx
 from digitnet.errors import ImageError
 from digitnet.images.decode import MAX_SIDE, load_image, reduce_large
 from digitnet.images.geometry import BOX_SIZE
-from digitnet.images.photometry import estimate_background, ink_and_noise, ink_mask, to_gray_ink
+from digitnet.images.photometry import estimate_background, ink_mask, to_gray_ink
 from digitnet.images.preprocess import image_to_input, to_mnist, to_mnist_digits
 from digitnet.vocabulary import IMAGE_SIDE
 
@@ -438,42 +437,3 @@ def test_several_digits_come_out_left_to_right(seven28):
     assert np.abs(digits[1] - seven28).mean() < 0.05
     (whole,) = to_mnist_digits(one, single=True)
     assert ink_box(whole)[1] == BOX_SIZE  # both together, as one wide "digit"
-
-
-# ----------------------------------------------------------- JPEG's ringing beside ink
-
-
-def small_seven_as_jpeg(quality: int, size: tuple[int, int] = (300, 120)) -> Image.Image:
-    """A 36-px seven on flat light paper, saved as JPEG: the paper far from the digit
-    decodes exactly flat, the 8×8 blocks holding its edges ring."""
-    page = Image.new("L", size, 235)
-    seven = draw_seven(size=(40, 52), box=(8, 8, 32, 44))
-    page.paste(seven.point(lambda v: round(v * 235 / 255)), (size[0] // 2, size[1] // 3))
-    buffer = io.BytesIO()
-    page.convert("RGB").save(buffer, "JPEG", quality=quality)
-    buffer.seek(0)
-    return Image.open(buffer)
-
-
-def clear_ink_height(image28: NDArray[np.float32]) -> int:
-    return ink_box(np.where(image28 > 0.5, image28, 0.0))[0]
-
-
-@pytest.mark.parametrize("quality", [30, 50, 75])
-def test_jpeg_ringing_beside_a_small_digit_is_noise(quality):
-    jpeg = small_seven_as_jpeg(quality)
-    gray = np.asarray(jpeg.convert("L"))
-    ring = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    assert (ring == np.median(ring)).mean() > 0.5  # the border's MAD sees no noise
-    _, noise_floor = ink_and_noise(jpeg)
-    assert noise_floor > 0.0  # measured beside the strokes instead
-    # The ringing does not pass for ink: the digit's clear strokes fill the 20-px box
-    # (the halo used to widen the box, shrinking the seven to 15-16 px).
-    assert clear_ink_height(to_mnist(jpeg)) >= BOX_SIZE - 2
-
-
-def test_ink_that_never_departs_the_wrong_way_has_no_noise_floor(seven):
-    # A clean drawing (and MNIST's black background) has nothing lighter than its paper.
-    page = Image.new("L", (300, 200), 255)
-    page.paste(seven, (90, 20))
-    assert ink_and_noise(page)[1] == 0.0

@@ -44,16 +44,6 @@ _BLANK_LEVELS = 2.0
 # and a pixel's departure from its 3×3 mean has σ·√(8/9) for white noise σ.
 _PAPER_QUARTILE = 75
 _FINE_TO_PIXEL = 1.0606601717798212  # √(9/8)
-# Noise beside the strokes (`_noise_beside_ink`): the paper within `_NEAR_INK` px of the
-# clear ink (one JPEG block, as far as a compressed edge's ringing reaches) and more than
-# `_INK_EDGE` px from it (the strokes' own soft edges), at this percentile.
-_NEAR_INK = 8
-_INK_EDGE = 1
-_BESIDE_PERCENTILE = 99.0
-# A wrong-way departure beside the ink this large a share of the ink's reach is not noise
-# but a misjudged paper level (a tight crop the ring missed): a floor there would take
-# at least half the ink, so it is not used (as `tightcrop`'s ring rule reasons).
-_BESIDE_MAX_SHARE = 0.5
 
 
 def gray_and_alpha(image: Image.Image) -> tuple[FloatImage, FloatImage | None]:
@@ -291,11 +281,9 @@ def ink_and_noise(image: Image.Image) -> tuple[FloatImage, float]:
     # Ink touching the frame (a tight crop) is not paper, though it lies in the ring:
     # paper and ink are then told apart by what strokes look like (`tightcrop`), and
     # the paper is measured on itself.
-    paper_from_split = False
     if ink_reaches_frame(residual):
         split = split_paper_and_ink(gray)
         if split is not None:
-            paper_from_split = True
             background, mad = _paper_level(gray, split.paper, split.dark_ink)
             residual = gray - background
             level = float(np.median(background))
@@ -306,11 +294,6 @@ def ink_and_noise(image: Image.Image) -> tuple[FloatImage, float]:
         # Reflected light = illumination × reflectance: dividing by the paper's
         # brightness undoes the lamp's falloff for dark strokes.
         rise = rise * (np.float32(level) / np.maximum(background, np.float32(_DIM_PAPER)))
-    if not paper_from_split:
-        # A quartile level measured on the paper class already holds its noise, and a
-        # quarter of that paper lies the "wrong way" by construction, so this measure
-        # is for paper levels taken from the border ring only.
-        noise_floor = max(noise_floor, _noise_beside_ink(rise))
     rise = rise - noise_floor
 
     peak = float(rise.max())
@@ -319,37 +302,6 @@ def ink_and_noise(image: Image.Image) -> tuple[FloatImage, float]:
     gain = np.float32(1.0 if peak >= _FULL_INK else 1.0 / peak)
     ink: FloatImage = np.clip(rise * gain, 0.0, 1.0).astype(np.float32)
     return ink, float(noise_floor)
-
-
-def _noise_beside_ink(rise: FloatImage) -> np.float32:
-    """The noise on the paper beside the strokes, from its departures the wrong way.
-
-    The border ring measures the paper's noise far from the digit. A JPEG's flat paper
-    is exactly flat there (its 8×8 blocks keep only their mean), so the ring's MAD is 0,
-    while the blocks that hold a stroke's edge ring by ±10-30 gray levels: specks and
-    a faint halo that would pass for ink and widen the digit's box. Ink only departs
-    from the paper one way (`rise` > 0); a departure the other way (paper lighter than
-    paper under dark ink, or darker under light ink) is noise or compression error,
-    which is as large on the ink's side. So the floor beside the ink is the
-    `_BESIDE_PERCENTILE` of the paper's wrong-way departures there (for white noise
-    σ, 2.3σ: under the border's 3σ, so only an underestimated floor rises). An image
-    that never goes the wrong way (MNIST's black background, a clean drawing) gives 0,
-    and so does a departure as large as half the ink's reach (`_BESIDE_MAX_SHARE`).
-    """
-    peak = float(rise.max())
-    if peak <= 0.0:
-        return np.float32(0.0)
-    clear = ink_mask(np.clip(rise / np.float32(peak), 0.0, 1.0))
-    if not clear.any():
-        return np.float32(0.0)
-    clear_f = clear.astype(np.float32)
-    beside = (box_blur(clear_f, _NEAR_INK) > 0) & ~(box_blur(clear_f, _INK_EDGE) > 0)
-    if not beside.any():
-        return np.float32(0.0)
-    wrong_way = float(np.percentile(-rise[beside], _BESIDE_PERCENTILE))
-    if wrong_way >= _BESIDE_MAX_SHARE * peak:
-        return np.float32(0.0)
-    return np.float32(max(wrong_way, 0.0))
 
 
 def ink_mask(ink: FloatImage) -> NDArray[np.bool_]:
