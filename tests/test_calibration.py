@@ -18,15 +18,22 @@ from digitnet.training.calibrate import (
 )
 
 
+def guessing_logits(n: int, seed: int, right: float, margin: float, spread: float):
+    """Logits (n, 10) and labels: the guessed class (the label with probability ``right``,
+    else a random class) leads the others, which are normal with sd ``spread``, by
+    ``margin``."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n)
+    guess = np.where(rng.random(n) < right, labels, rng.integers(0, 10, n))
+    Z3 = rng.normal(0, spread, (n, 10))
+    Z3[np.arange(n), guess] += margin
+    return Z3.astype(np.float32), labels
+
+
 def overconfident(n: int = 4000, seed: int = 0):
     """Logits whose softmax is far more confident than the labels deserve: the true
     class wins only ~70% of the time, yet by a margin of about 8."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, n)
-    guess = np.where(rng.random(n) < 0.7, labels, rng.integers(0, 10, n))
-    Z3 = rng.normal(0, 1, (n, 10))
-    Z3[np.arange(n), guess] += 8.0
-    return Z3.astype(np.float32), labels
+    return guessing_logits(n, seed, right=0.7, margin=8.0, spread=1.0)
 
 
 def test_fitted_temperature_lowers_the_nll_and_the_ece_and_keeps_the_predictions():
@@ -120,12 +127,7 @@ def test_training_run_stores_a_fitted_temperature(tmp_path, monkeypatch):
 def underconfident(n: int = 3000, seed: int = 2):
     """Logits that are right 97% of the time by a margin of only about 2: softmax is less
     sure than the labels allow (as the reader is on real-looking digits)."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, n)
-    guess = np.where(rng.random(n) < 0.97, labels, rng.integers(0, 10, n))
-    Z3 = rng.normal(0, 0.3, (n, 10))
-    Z3[np.arange(n), guess] += 2.0
-    return Z3.astype(np.float32), labels
+    return guessing_logits(n, seed, right=0.97, margin=2.0, spread=0.3)
 
 
 def test_underconfident_logits_are_sharpened():

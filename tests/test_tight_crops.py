@@ -54,6 +54,17 @@ def accuracy(numbers: list[str], labels: list[str]) -> float:
     return float(np.mean([n == y for n, y in zip(numbers, labels, strict=True)]))
 
 
+def margin_box_inset(samples: list, ckpt: checkpoint.Checkpoint, folder: Path) -> tuple[float, ...]:
+    """Accuracy on rendered samples as they are, cut to their ink box, and a pixel inside it."""
+    paths = [s.path for s in samples]
+    labels = [s.label for s in samples]
+    return (
+        accuracy(read_numbers(paths, ckpt), labels),
+        accuracy(read_numbers(tight_copies(paths, folder / "tight"), ckpt), labels),
+        accuracy(read_numbers(tight_copies(paths, folder / "inset", 1), ckpt), labels),
+    )
+
+
 def ring_digit(size: int, thickness: int, light_ink: bool) -> np.ndarray:
     """A 0 drawn as an ellipse ring that fills the frame (cut at the edges)."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
@@ -138,11 +149,7 @@ def test_mnist_tight_crops_read_as_with_a_margin(tmp_path, mnist_dir, bundled):
 
 def test_rendered_tight_crops_read_as_with_a_margin(tmp_path, bundled):
     samples = make_set(tmp_path / "margin", 150, seed=1004)
-    paths = [s.path for s in samples]
-    labels = [s.label for s in samples]
-    margin = accuracy(read_numbers(paths, bundled), labels)
-    tight = accuracy(read_numbers(tight_copies(paths, tmp_path / "tight"), bundled), labels)
-    inset = accuracy(read_numbers(tight_copies(paths, tmp_path / "inset", 1), bundled), labels)
+    margin, tight, inset = margin_box_inset(samples, bundled, tmp_path)
     print(f"rendered seed 1004: margin {margin:.2%}, ink box {tight:.2%}, inset {inset:.2%}")
     # Measured with the bundled reader: ink box 1.3 points below the margin (the issue asks
     # for 1); a pixel is 7 % of a 14-px digit: 4.7 points below (README).
@@ -221,11 +228,7 @@ def test_clean_paper_cut_tightly_is_measured_without_noise(mnist_dir):
 def test_rendered_numbers_cut_tightly_read_about_as_with_a_margin(tmp_path, bundled):
     """A number cut to its ink box: the paper between its digits is still paper."""
     samples = make_set(tmp_path / "margin", 40, seed=1005, digits=(3, 6))
-    paths = [s.path for s in samples]
-    labels = [s.label for s in samples]
-    margin = accuracy(read_numbers(paths, bundled), labels)
-    tight = accuracy(read_numbers(tight_copies(paths, tmp_path / "tight"), bundled), labels)
-    inset = accuracy(read_numbers(tight_copies(paths, tmp_path / "inset", 1), bundled), labels)
+    margin, tight, inset = margin_box_inset(samples, bundled, tmp_path)
     print(f"numbers seed 1005: margin {margin:.2%}, ink box {tight:.2%}, inset {inset:.2%}")
     # Measured with the bundled reader: margin 82.5%, ink box 87.5%, a pixel inside 80.0%
     # (before the gap cue in `tightcrop`: 70.0% and 25.0%). Floors a number or two lower.
