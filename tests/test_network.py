@@ -189,6 +189,20 @@ def test_sigmoid_saturates_without_overflow():
     assert a.dtype == np.float32
 
 
+def test_sigmoid_is_the_same_whether_or_not_one_value_needs_the_clip():
+    # The clip runs only when some −z exceeds it: one extreme z must change no other value.
+    z = np.random.default_rng(0).normal(0, 5, (64, 50)).astype(np.float32)
+    plain = sigmoid(z)
+    with_extreme = z.copy()
+    with_extreme[3, 7] = -1e6
+    clipped = sigmoid(with_extreme)
+    assert clipped[3, 7] < 1e-34  # σ(−80), where the clip puts it
+    clipped[3, 7] = plain[3, 7]
+    np.testing.assert_array_equal(clipped, plain)
+    np.testing.assert_allclose(plain, 1 / (1 + np.exp(-z.astype(np.float64))), rtol=1e-6)
+    assert sigmoid(np.empty((0, 5), np.float32)).shape == (0, 5)
+
+
 def test_init_is_reproducible_and_scaled_to_fan_in():
     a = network.init_params(100, "sigmoid", np.random.default_rng(3))
     b = network.init_params(100, "sigmoid", np.random.default_rng(3))
