@@ -11,7 +11,7 @@ hidden units, epochs, training time and test error (mean and spread over seeds),
 next to the published figure for the presets, and flags a preset whose mean test
 error falls outside its published band. Exit status 1 if any preset is flagged.
 
-Heavy: best.yaml alone trains for about a quarter of an hour. Run it under
+Heavy: best.yaml alone trains for three to four minutes on an idle 2-core machine. Run it under
 ``nice`` on a shared machine.
 """
 
