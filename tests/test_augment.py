@@ -220,3 +220,18 @@ def test_bilinear_matches_scipys_interpolation_with_zeros_outside():
             image.reshape(SIDE, SIDE).astype(np.float64), [r, c], order=1, mode="grid-constant"
         )
         np.testing.assert_allclose(got, expected, atol=tolerance)
+
+
+def test_bilinear_reads_a_batch_too_tall_for_one_remap_call():
+    # 1,200 images are 36,000 rows stacked, past OpenCV's 32,767: read in parts, each
+    # image as it is read alone (a batch_size of 1,200 with distortions once crashed here).
+    rng = np.random.default_rng(12)
+    m = 1200
+    images = rng.random((m, SIDE * SIDE), dtype=np.float32)
+    rows = rng.uniform(-2, SIDE + 1, (m, SIDE, SIDE)).astype(np.float32)
+    cols = rng.uniform(-2, SIDE + 1, (m, SIDE, SIDE)).astype(np.float32)
+    out = bilinear(images, rows, cols)
+    assert out.shape == (m, SIDE, SIDE)
+    for i in (0, 255, 256, 700, m - 1):
+        alone = bilinear(images[i : i + 1], rows[i : i + 1], cols[i : i + 1])
+        np.testing.assert_allclose(out[i], alone[0], atol=1e-3)

@@ -67,6 +67,9 @@ if TYPE_CHECKING:  # a type only: config.py reads its choices from this layer
 SIDE = IMAGE_SIDE  # MNIST images are 28 × 28
 CENTRE = (SIDE - 1) / 2  # 13.5: rotation, scale and shear act about the image centre
 _PAD = 1  # a zero row and column on each side of an image, read beyond its edges
+#: images per remap call (``bilinear``): OpenCV's remap takes images of fewer than 32,767 rows,
+#: and 256 slots of 30 rows keep float32 row coordinates exact to 5 · 10⁻⁴ pixels
+REMAP_IMAGES = 256
 
 Images = NDArray[np.float32]
 
@@ -228,8 +231,22 @@ def bilinear(
     border. OpenCV 5 interpolates float maps with exact weights (4.x rounds them to
     1/32 pixel; tests/test_augment.py compares with scipy). Float32 coordinates in a
     tall image are exact to half a unit in the last place: 1.2 · 10⁻⁴ pixels at the
-    3,000th row of a batch of 100, far below what a distortion can show.
+    3,000th row of a batch of 100, far below what a distortion can show. A larger batch is
+    read ``REMAP_IMAGES`` images at a time: remap refuses images of 32,767 rows or more.
     """
+    m = images.shape[0]
+    out = np.empty((m, SIDE, SIDE), dtype=np.float32)
+    for start in range(0, m, REMAP_IMAGES):
+        part = slice(start, start + REMAP_IMAGES)
+        out[part] = _bilinear_stacked(images[part], rows[part], cols[part])
+    np.clip(out, 0.0, 1.0, out=out)  # rounding could step a hair past 1
+    return out.reshape(m, SIDE, SIDE)
+
+
+def _bilinear_stacked(
+    images: Images, rows: NDArray[np.float32], cols: NDArray[np.float32]
+) -> NDArray[np.float32]:
+    """``bilinear`` for at most ``REMAP_IMAGES`` images: one tall image, one remap call."""
     import cv2  # opencv-python-headless: a dependency; loaded only when training distorts
 
     m = images.shape[0]
@@ -248,9 +265,7 @@ def bilinear(
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=0,
     )
-    out = np.asarray(remapped, dtype=np.float32)  # float32 in, float32 out: no copy
-    np.clip(out, 0.0, 1.0, out=out)  # rounding could step a hair past 1
-    return out.reshape(m, SIDE, SIDE)
+    return np.asarray(remapped, dtype=np.float32).reshape(m, SIDE, SIDE)  # float32: no copy
 
 
 def distort(
