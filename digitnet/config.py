@@ -17,9 +17,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from digitnet.data.registry import DATA_DIR_ENV, DATASETS
 from digitnet.errors import ConfigError
@@ -27,6 +25,9 @@ from digitnet.nn.activations import ACTIVATIONS
 from digitnet.nn.network import OUTPUTS, Architecture
 from digitnet.nn.optim import OPTIMIZERS
 from digitnet.nn.schedules import KINDS as SCHEDULES
+
+if TYPE_CHECKING:
+    import yaml
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,8 @@ def _first_refused(text: str) -> yaml.AliasToken | yaml.TagToken | None:
     safe_load refuses with a parser error that reads like a typo; a config needs
     neither, so both are refused, by name, before anything is composed.
     """
+    import yaml  # PyYAML, imported when a config file is read: `digitnet predict` reads none
+
     for token in yaml.scan(text, Loader=yaml.SafeLoader):
         if isinstance(token, (yaml.AliasToken, yaml.TagToken)):
             return token
@@ -233,6 +236,8 @@ def _first_refused(text: str) -> yaml.AliasToken | yaml.TagToken | None:
 
 def read_yaml(path: Path) -> dict[str, Any]:
     """Read a config file into a mapping: aliases refused, then ``yaml.safe_load``."""
+    import yaml  # as in _first_refused: only when a config file is read
+
     try:
         with path.open("rb") as f:
             raw = f.read(MAX_CONFIG_BYTES + 1)

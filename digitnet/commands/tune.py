@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from digitnet.commands.options import data_dir_option
+
+if TYPE_CHECKING:
+    import subprocess
 
 DEFAULT_TRIALS = 20
 WORKER_STOP_WAIT_S = 60  # after Ctrl-C, how long workers get to record their trials
@@ -201,6 +203,8 @@ def _run_here(spec: Any, study: Any, storage: Any) -> None:
 def _run_workers(spec: Any, jobs: int, threads: int) -> None:
     """J worker processes, each in its own session so a terminal's Ctrl-C reaches only
     this process, which passes one SIGINT on to each and waits for them to finish."""
+    import subprocess  # here, not at the top: every command's start would pay for it
+
     from digitnet.errors import DigitnetError
     from digitnet.tune.worker import spec_to_json
 
@@ -231,6 +235,8 @@ def _run_workers(spec: Any, jobs: int, threads: int) -> None:
 
 
 def _stop_workers(procs: list[subprocess.Popen[str]]) -> None:
+    import subprocess
+
     for proc in procs:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)

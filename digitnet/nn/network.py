@@ -264,17 +264,8 @@ def forward(
         A3 = softmax(Z3, out=ws.A3, log_normaliser=log_normaliser)  # (m, 10) (B4) a^(3) = h_θ(x)
     else:
         A3 = sigmoid(Z3, out=ws.A3)  # (m, 10)  (B4) a^(3) = h_θ(x), sigmoid outputs
-    if dropout_mask is None:
-        return Cache(A1=A1, A2=A2, A3=A3, Z3=Z3, log_normaliser=log_normaliser)
-    return Cache(
-        A1=A1,
-        A2=A2,
-        A3=A3,
-        Z3=Z3,
-        log_normaliser=log_normaliser,
-        mask=dropout_mask,
-        A2_dropped=A2_seen,
-    )
+    dropped = None if dropout_mask is None else A2_seen
+    return Cache(A1, A2, A3, Z3, log_normaliser, mask=dropout_mask, A2_dropped=dropped)
 
 
 def predict_proba(params: Params, A1: Array, activation: str, output: str = "softmax") -> Array:
@@ -377,10 +368,8 @@ def backprop(
             numpyblas.gemm(block, a, b, into.alpha, into.beta)
 
     def bias_sum(block: Array, delta: Array) -> None:
-        """block ← Σ_i δ_i (each example's bias unit a_0 = 1), or α Σ_i δ_i + β block.
-
-        A sum over the batch rather than a product with a column of ones: for one row of
-        results numpy's reduction takes about half the time of a BLAS call (issue 12)."""
+        """block ← Σ_i δ_i (each example's bias unit a_0 = 1), or α Σ_i δ_i + β block: a sum
+        over the batch takes half the time of a product with a column of ones (issue 12)."""
         if into is None:
             np.add.reduce(delta, axis=0, out=block)
             return
