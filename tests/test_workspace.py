@@ -156,14 +156,15 @@ def test_float32_stays_float32():
 @pytest.mark.parametrize("m", range(1, 9))
 def test_first_m_rows_are_views_of_the_workspace(m):
     """A short last batch writes into the top m rows of the same arrays (no fresh ones),
-    whatever m is, including m equal to the hidden size; the gradients are shared."""
+    whatever m is, including m equal to the hidden size; the gradients and the column sums
+    (one per unit, not per row) are shared."""
     import dataclasses
 
     ws = Workspace.allocate(8, 5, np.float64)
     part = ws.first(m)
     for field in dataclasses.fields(Workspace):
         whole, rows = getattr(ws, field.name), getattr(part, field.name)
-        if field.name == "grads":
+        if field.name in ("grads", "column_sums"):
             assert rows is whole
             continue
         assert rows.shape == (m, *whole.shape[1:])
