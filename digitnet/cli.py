@@ -114,7 +114,9 @@ def main() -> None:
 
     \b
     Start with:
-      digitnet train            download MNIST and train (configs/default.yaml settings)
+      digitnet train --config configs/default.yaml
+                                download MNIST and train (bare `digitnet train`
+                                uses the built-in settings: `digitnet train --help`)
       digitnet evaluate         accuracy, per-class figures, confusion matrix
       digitnet predict my.png   read the digit in your own image
     """
