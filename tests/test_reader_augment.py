@@ -200,3 +200,56 @@ def test_training_with_reader_options_is_reproducible():
         *_, (_record, params) = train(cfg, synthetic_data(), state=state)
         runs.append(params.W1.copy())
     np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_printed_digits_come_in_light_regular_and_bold_weights():
+    rng = np.random.default_rng(2)
+    _, _, pen_widths, _ = glyphs._skeletons(np.arange(2000) % 10, rng)
+    for (low, high), share in zip(glyphs.PEN_RANGES, glyphs.PEN_SHARES, strict=True):
+        inside = np.mean((pen_widths >= low) & (pen_widths <= high))
+        assert inside >= share - 0.03  # ranges overlap a little: at least its own share
+    assert np.mean(pen_widths < 1.6) > 0.2  # hairlines, as Computer Modern at text size
+    assert np.mean(pen_widths > 3.2) > 0.1  # bold faces
+
+
+def test_upright_strokes_weigh_more_than_horizontal_ones():
+    seg = np.array([[0, 0, 0, 10], [0, 0, 10, 0], [0, 0, 5, 5]], dtype=np.float64)
+    weight = glyphs._contrast_weights(seg, np.zeros(3, np.intp), np.array([0.4]))
+    np.testing.assert_allclose(weight[:2], [1.4, 0.6])  # 1 ± k
+    assert 0.6 < weight[2] < 1.4
+    no_contrast = glyphs._contrast_weights(seg, np.zeros(3, np.intp), np.array([0.0]))
+    np.testing.assert_allclose(no_contrast, 1.0)
+
+
+def test_hairline_strokes_still_leave_ink():
+    images = glyphs.render(np.arange(500) % 10, np.random.default_rng(4))
+    assert images.reshape(500, -1).max(axis=1).min() > 0.9  # every digit has solid ink
+    assert images.sum(axis=1).min() > 15
+
+
+def test_wide_pens_keep_a_sharp_edge(monkeypatch):
+    monkeypatch.setattr(glyphs, "PEN_RANGES", ((3.8, 4.2),))
+    monkeypatch.setattr(glyphs, "PEN_SHARES", (1.0,))
+    labels = np.arange(200) % 10
+
+    def grey(images):  # pixels on the soft edge, per image
+        return np.mean(((images > 0.05) & (images < 0.95)).sum(axis=1))
+
+    sharp = grey(glyphs.render(labels, np.random.default_rng(6)))
+    monkeypatch.setattr(glyphs, "EDGE_SLOPE", np.inf)  # the Gaussian's own edge, 2σ wide
+    blurred = grey(glyphs.render(labels, np.random.default_rng(6)))
+    assert sharp < 0.7 * blurred
+
+
+def test_fours_are_closed_or_open_with_or_without_a_serif_foot():
+    rng = np.random.default_rng(7)
+    shapes = [glyphs.GLYPHS[4](0.6, rng) for _ in range(400)]
+    footed = [len(s) == 3 for s in shapes]
+    for shape, foot in zip(shapes, footed, strict=True):
+        if foot:
+            (x0, y0), (x1, y1) = shape[2]
+            assert y0 == y1 == 1.0  # a horizontal bar at the stem's base
+            assert x1 > x0
+    closed = [shape[0][0][1] == shape[1][0][1] == 0.0 for shape in shapes]  # both start on top
+    assert 0.3 < np.mean(footed) < 0.5
+    assert 0.5 < np.mean(closed) < 0.7

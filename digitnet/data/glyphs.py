@@ -4,8 +4,11 @@ MNIST holds handwriting only; digits printed in a typeface (a 1 with a flag and 
 foot, a closed 4, a bold 9) are shaped differently, and an MNIST-only network reads
 them poorly. These glyphs, defined here as polylines and elliptic arcs in a unit box,
 let training show such shapes (``augment_printed``): each sample draws its own
-proportions, slant, rotation, stroke width and joint jitter. No font file is read,
-so fonts stay unseen by training (tests/render_digits.py measures on them).
+proportions, slant, rotation, joint jitter and weight of face — a light pen of
+hairline strokes (Computer Modern, a serif face at text size), a regular or a bold
+one — with upright strokes drawn thicker than horizontal ones by a random contrast,
+as typefaces draw them. No font file is read, so fonts stay unseen by training
+(tests/render_digits.py measures on them).
 
 Rendering is vectorised over every segment of every glyph of a mini-batch: the ink
 at pixel p from a segment AB of width w is a 1-pixel ramp of the distance
@@ -61,8 +64,8 @@ def _one(w: float, r: np.random.Generator) -> Sequence[Stroke]:
     x = 0.55 * w
     strokes = [[(x, 0.0), (x, 1.0)]]
     style = r.integers(3)
-    if style >= 1:  # a flag
-        strokes.append([(x, 0.0), (x - r.uniform(0.25, 0.45) * w, r.uniform(0.15, 0.3))])
+    if style >= 1:  # a flag, as long as a third of the digit's height in sans faces
+        strokes.append([(x, 0.0), (x - r.uniform(0.15, 0.35), r.uniform(0.15, 0.3))])
     if style == 2:  # and a foot (a serif 1), up to most of the digit's height wide
         half = r.uniform(0.2, 0.4)
         strokes.append([(x - half, 1.0), (x + half, 1.0)])
@@ -86,9 +89,14 @@ def _three(w: float, r: np.random.Generator) -> Sequence[Stroke]:
 def _four(w: float, r: np.random.Generator) -> Sequence[Stroke]:
     bar = r.uniform(0.62, 0.75)
     stem = r.uniform(0.62, 0.78) * w
-    if r.random() < 0.6:  # closed
-        return [[(stem, 0.0), (0.0, bar), (w, bar)], [(stem, 0.0), (stem, 1.0)]]
-    return [[(0.12 * w, 0.0), (0.04 * w, bar), (w, bar)], [(stem, 0.2), (stem, 1.0)]]
+    if r.random() < 0.6:  # closed, as most typefaces draw it
+        strokes = [[(stem, 0.0), (0.0, bar), (w, bar)], [(stem, 0.0), (stem, 1.0)]]
+    else:
+        strokes = [[(0.12 * w, 0.0), (0.04 * w, bar), (w, bar)], [(stem, 0.2), (stem, 1.0)]]
+    if r.random() < 0.4:  # a serif foot under the stem (serif faces, Computer Modern)
+        half = r.uniform(0.12, 0.25) * w
+        strokes.append([(stem - half, 1.0), (stem + half, 1.0)])
+    return strokes
 
 
 def _five(w: float, r: np.random.Generator) -> Sequence[Stroke]:
@@ -137,9 +145,10 @@ GLYPHS: tuple[Callable[[float, np.random.Generator], Sequence[Stroke]], ...] = (
 
 def _skeletons(
     digits: NDArray[np.integer], rng: np.random.Generator
-) -> tuple[NDArray[np.float64], NDArray[np.intp], NDArray[np.float64]]:
+) -> tuple[NDArray[np.float64], NDArray[np.intp], NDArray[np.float64], NDArray[np.float64]]:
     """Every sample's segments (S, 4) as (x0, y0, x1, y1) in pixels of the 28 × 28 field,
-    the sample each segment belongs to (S,), and each sample's pen width in pixels (n,).
+    the sample each segment belongs to (S,), each sample's pen width in pixels (n,) and
+    each segment's ink weight (S,): thick and thin strokes of the same pen.
 
     Only the glyph shapes are drawn one by one; slant, rotation, jitter, scale and
     placement are applied to all the points of the batch at once.
@@ -156,7 +165,7 @@ def _skeletons(
     slant = rng.uniform(-0.05, 0.3, n)[glyph]  # italics lean right
     turn = np.radians(rng.uniform(-8, 8, n))[glyph]
     jitter = rng.uniform(0.0, 0.03, n)[glyph, None]
-    pen = rng.uniform(1.6, 4.0, n)  # stroke width, pixels (MNIST's pens are ~2-3 px)
+    pen = _pen_widths(rng, n)
     x = P[:, 0] + slant * (0.5 - P[:, 1])
     xy = np.stack([x, P[:, 1]], axis=1) + rng.normal(0, 1, P.shape) * jitter
     cos, sin = np.cos(turn), np.sin(turn)
@@ -178,7 +187,36 @@ def _skeletons(
         axis=1,
     )
     seg -= np.tile(centre - (SIDE - 1) / 2, 2)[owner]
-    return seg, owner, pen
+    return seg, owner, pen, _contrast_weights(seg, owner, rng.uniform(0.0, 0.5, n))
+
+
+def _pen_widths(rng: np.random.Generator, n: int) -> NDArray[np.float64]:
+    """Each sample's pen width in pixels, by weight of typeface: light (hairline strokes,
+    as Computer Modern or a serif face at text size), regular, or bold."""
+    weight = rng.choice(len(PEN_RANGES), size=n, p=PEN_SHARES)
+    low, high = np.array(PEN_RANGES).T
+    widths: NDArray[np.float64] = rng.uniform(low[weight], high[weight])
+    return widths
+
+
+def _contrast_weights(
+    seg: NDArray[np.float64], owner: NDArray[np.intp], contrast: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Each segment's ink weight: typefaces draw upright strokes thicker than horizontal
+    ones (Computer Modern, Didone serifs). A weight c scales the line's density, so its
+    solid width (where the blurred line exceeds half its unit peak, see `render`) grows
+    as √(ln 2c / ln 2) and below c = ½ it fades to a grey hairline. A segment at angle
+    φ from the horizontal weighs 1 + k (2 |sin φ| − 1), k the sample's contrast."""
+    d = seg[:, 2:] - seg[:, :2]
+    upright = np.abs(d[:, 1]) / np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-9)
+    k = contrast[owner]
+    weight: NDArray[np.float64] = 1.0 + k * (2.0 * upright - 1.0)
+    return weight
+
+
+#: pen widths (px, in the 20-px box) of light, regular and bold faces, and how often each
+PEN_RANGES = ((0.9, 1.8), (1.6, 3.0), (2.8, 4.2))
+PEN_SHARES = (0.3, 0.45, 0.25)
 
 
 def render(digits: NDArray[np.integer], rng: np.random.Generator) -> NDArray[np.float32]:
@@ -186,7 +224,7 @@ def render(digits: NDArray[np.integer], rng: np.random.Generator) -> NDArray[np.
     n = len(digits)
     if n == 0:
         return np.empty((0, SIDE * SIDE), dtype=np.float32)
-    seg, owner, pen = _skeletons(np.asarray(digits), rng)
+    seg, owner, pen, weight = _skeletons(np.asarray(digits), rng)
     # 1. The skeleton as ink density: points every ≤ STEP px along each segment, each
     #    carrying its share of the segment's length, splatted bilinearly on the grid.
     d = seg[:, 2:] - seg[:, :2]
@@ -196,20 +234,26 @@ def render(digits: NDArray[np.integer], rng: np.random.Generator) -> NDArray[np.
     first = np.repeat(np.cumsum(k) - k, k)
     t = (np.arange(len(which)) - first) / np.maximum(k[which] - 1, 1)
     points = seg[which, :2] + t[:, None] * d[which]
-    mass = (length / k)[which]
+    mass = (weight * length / k)[which]
     density = _splat(points, mass, owner[which], n)  # (n, 28, 28)
     # 2. The pen: a Gaussian of σ = width / 2.355 (its full width at half maximum is the
     #    pen's width) across a line of unit density peaks at 1 / (√(2π) σ); ink is solid
-    #    above half that peak, with a soft edge below.
+    #    above half that peak. u = blurred / (half the peak) is 1 at the stroke's edge and
+    #    falls there by about 1.18/σ per pixel, so ink = 1 + (u − 1) · max(1, σ/1.18)
+    #    keeps the edge about a pixel soft for every pen, as a typeface's anti-aliased
+    #    edge is, rather than a wide pen's blur of 2σ.
     sigma = pen / 2.355
     G = _gaussians(sigma)  # (n, 28, 28)
     blurred = G @ density @ G.transpose(0, 2, 1)
     gain = (2 * np.sqrt(2 * np.pi) * sigma)[:, None, None]
-    images: NDArray[np.float32] = np.clip(blurred * gain, 0, 1).astype(np.float32)
+    sharp = np.maximum(1.0, sigma / EDGE_SLOPE)[:, None, None]
+    ink = 1.0 + (blurred * gain - 1.0) * sharp
+    images: NDArray[np.float32] = np.clip(ink, 0, 1).astype(np.float32)
     return images.reshape(n, SIDE * SIDE)
 
 
 STEP = 0.5  # px between splatted points along a stroke
+EDGE_SLOPE = np.sqrt(2 * np.log(2))  # σ·|du/dx| at the half-maximum edge of a Gaussian line
 
 
 def _splat(
