@@ -113,7 +113,7 @@ def test_mnist_pngs_read_as_evaluate_reads_them(tmp_path, mnist_dir, bundled):
 
 def test_bundled_model_is_the_reader_recipe_small_and_calibrated(bundled):
     path = bundled_checkpoint()
-    assert path.stat().st_size < 1_000_000  # float16 on disk: it ships inside the wheel
+    assert path.stat().st_size < 1_500_000  # float16 on disk (784-800-10: 1.25 MB): in the wheel
     with np.load(path, allow_pickle=False) as stored:
         assert stored["W1"].dtype == np.float16
     assert bundled.params.W1.dtype == np.float32  # widened on load

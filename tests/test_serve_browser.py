@@ -122,7 +122,7 @@ def page(browser: Any, server: LiveServer) -> Iterator[Any]:
     page.set_default_timeout(15000)
     page.console = Console(page)
     page.goto(server.url)
-    sync_api.expect(page.locator("#model-line")).to_contain_text("784-512-10")
+    sync_api.expect(page.locator("#model-line")).to_contain_text("784-800-10")
     yield page
     context.close()
 
