@@ -7,6 +7,7 @@ warnings and logs go to stderr so stdout stays machine-readable.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -16,29 +17,46 @@ from typing import Any
 import click
 
 from digitnet import __version__
-from digitnet.commands import (
-    augment_preview,
-    diagram,
-    download,
-    evaluate,
-    explain,
-    export,
-    gradcheck,
-    info,
-    lr_find,
-    predict,
-    serve,
-    train,
-    tune,
-    weights,
-)
 from digitnet.errors import DigitnetError
 
 DEBUG_ENV = "DIGITNET_DEBUG"
 
+#: Each command and its module under digitnet/commands/, whose function of the module's name
+#: is the command. A module is imported only when its command runs (or when --help lists
+#: them all), so `digitnet predict` loads none of the other commands' imports (cold start).
+COMMAND_MODULES = {
+    "download": "download",
+    "train": "train",
+    "evaluate": "evaluate",
+    "predict": "predict",
+    "info": "info",
+    "gradcheck": "gradcheck",
+    "diagram": "diagram",
+    "explain": "explain",
+    "weights": "weights",
+    "lr-find": "lr_find",
+    "augment-preview": "augment_preview",
+    "export": "export",
+    "serve": "serve",
+    "tune": "tune",
+}
+
 
 class DigitnetGroup(click.Group):
-    """Turns library errors into one line; unexpected errors into one line plus a hint."""
+    """Turns library errors into one line; unexpected errors into one line plus a hint.
+    Loads each command from ``COMMAND_MODULES`` when it is first asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | COMMAND_MODULES.keys())
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        module_name = COMMAND_MODULES.get(cmd_name)
+        if command is None and module_name is not None:
+            module = importlib.import_module(f"digitnet.commands.{module_name}")
+            command = getattr(module, module_name)
+            self.add_command(command, cmd_name)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -121,24 +139,3 @@ def main() -> None:
       digitnet predict my.png   read the digit in your own image
     """
     _setup_logging()
-
-
-# -- the commands, each in its own module under digitnet/commands/ -------------------
-
-for _command in (
-    download.download,
-    train.train,
-    evaluate.evaluate,
-    predict.predict,
-    info.info,
-    gradcheck.gradcheck,
-    diagram.diagram,
-    explain.explain,
-    weights.weights,
-    lr_find.lr_find,
-    augment_preview.augment_preview,
-    export.export,
-    serve.serve,
-    tune.tune,
-):
-    main.add_command(_command)

@@ -1,7 +1,7 @@
 """Every CLI command, fed bad inputs: a non-zero exit, one `Error:` line on
 stderr, never a traceback.
 
-The walk is generated from ``cli.main.commands``, so commands added later are
+The walk is generated from ``cli.main``'s command list, so commands added later are
 covered without editing this file: for each one it tries an unknown option, a
 missing required argument, a nonsense value for every typed option, and a
 missing file, a directory, a garbage file and a path below a regular file for
@@ -27,7 +27,10 @@ from digitnet.data import download as downloader
 def walk(
     group: click.Group, path: tuple[str, ...] = ()
 ) -> Iterator[tuple[tuple[str, ...], click.Command]]:
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # commands load on demand (cli.COMMAND_MODULES)
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         yield (*path, name), command
         if isinstance(command, click.Group):
             yield from walk(command, (*path, name))
