@@ -38,6 +38,7 @@ from PIL import Image
 from digitnet.errors import ImageError
 from digitnet.images.lines import dark_marks, remove_rules
 from digitnet.images.photometry import box_blur
+from digitnet.images.quantiles import median
 from digitnet.images.segment import Component, label
 
 __all__ = ["find_sheet", "needs_sheet_reading", "read_sheet", "sheet_in_view"]
@@ -171,7 +172,7 @@ def sheet_in_view(image: Image.Image) -> bool:
         return False
     lighter, more_coloured = (
         float(
-            np.median(
+            median(
                 box_blur(values * inner, _CUE_REACH)[along] / inner_share[along]
                 - box_blur(values * outer, _CUE_REACH)[along] / outer_share[along]
             )
@@ -310,7 +311,7 @@ def _across(cv2: Any, values: NDArray[np.float32], inside: NDArray[np.uint8]) ->
     outer = (cv2.dilate(inside, far) > 0) & (cv2.dilate(inside, near) == 0)
     if not inner.any() or not outer.any():
         return 0.0
-    return float(np.median(values[inner])) - float(np.median(values[outer]))
+    return float(median(values[inner])) - float(median(values[outer]))
 
 
 def read_sheet(image: Image.Image, whole_page: bool = True) -> Image.Image | None:

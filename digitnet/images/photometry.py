@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from digitnet.images.quantiles import median, percentile
 from digitnet.images.tightcrop import ink_reaches_frame, otsu, split_paper_and_ink
 
 FloatImage = NDArray[np.float32]
@@ -149,7 +150,7 @@ def estimate_background(gray: FloatImage, paper: NDArray[np.bool_] | None = None
     Returns an array that broadcasts against `gray` (a 0-d array when flat).
     """
     known = _border(gray) if paper is None else gray[paper]
-    flat: FloatImage = np.asarray(np.median(known), dtype=np.float32)
+    flat: FloatImage = np.asarray(median(known), dtype=np.float32)
     height, width = gray.shape
     if min(height, width) < _MIN_SURFACE_SIDE:
         return flat
@@ -181,7 +182,7 @@ def estimate_background(gray: FloatImage, paper: NDArray[np.bool_] | None = None
     for _ in range(_SURFACE_ROUNDS):
         coef = np.linalg.lstsq(terms[inliers], target[inliers], rcond=None)[0]
         residual = target - terms @ coef
-        sigma = _MAD_TO_SIGMA * float(np.median(np.abs(residual[inliers])))
+        sigma = _MAD_TO_SIGMA * float(median(np.abs(residual[inliers])))
         keep = np.abs(residual) <= max(_SURFACE_SIGMAS * sigma, _SURFACE_TOLERANCE)
         if keep.sum() < 2 * terms.shape[1] or np.array_equal(keep, inliers):
             break
@@ -211,15 +212,15 @@ def _paper_level(
     """
     values = gray[paper]
     flat: FloatImage = np.asarray(
-        np.percentile(values, _PAPER_QUARTILE if dark_ink else 100 - _PAPER_QUARTILE),
+        percentile(values, _PAPER_QUARTILE if dark_ink else 100 - _PAPER_QUARTILE),
         dtype=np.float32,
     )
     fine = (gray - box_blur(gray, 1))[paper]
-    noise_mad = float(np.median(np.abs(fine - np.median(fine)))) * _FINE_TO_PIXEL
+    noise_mad = float(median(np.abs(fine - median(fine)))) * _FINE_TO_PIXEL
     surface = estimate_background(gray, paper=paper)
     if surface.ndim:
-        flat_spread = float(np.median(np.abs(values - np.median(values))))
-        surface_spread = float(np.median(np.abs((gray - surface)[paper])))
+        flat_spread = float(median(np.abs(values - median(values))))
+        surface_spread = float(median(np.abs((gray - surface)[paper])))
         if surface_spread < flat_spread:
             return surface, noise_mad
     return flat, noise_mad
@@ -274,9 +275,9 @@ def ink_and_noise(image: Image.Image) -> tuple[FloatImage, float]:
     smooth = box_blur(residual, 1)
     reach_up = float(smooth.max())
     reach_down = -float(smooth.min())
-    level = float(np.median(background))
+    level = float(median(background))
     dark_ink = reach_down > reach_up or (reach_down == reach_up and level > 0.5)
-    mad = float(np.median(np.abs(_border(residual))))
+    mad = float(median(np.abs(_border(residual))))
     noise_floor = np.float32(_NOISE_SIGMAS * _MAD_TO_SIGMA * mad)
     # Ink touching the frame (a tight crop) is not paper, though it lies in the ring:
     # paper and ink are then told apart by what strokes look like (`tightcrop`), and
@@ -286,7 +287,7 @@ def ink_and_noise(image: Image.Image) -> tuple[FloatImage, float]:
         if split is not None:
             background, mad = _paper_level(gray, split.paper, split.dark_ink)
             residual = gray - background
-            level = float(np.median(background))
+            level = float(median(background))
             dark_ink = split.dark_ink
             noise_floor = np.float32(_NOISE_SIGMAS * _MAD_TO_SIGMA * mad)
     rise = -residual if dark_ink else residual  # ink above background

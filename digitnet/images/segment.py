@@ -25,6 +25,8 @@ from itertools import pairwise
 import numpy as np
 from numpy.typing import NDArray
 
+from digitnet.images.quantiles import median
+
 __all__ = ["Component", "Region", "find_digits", "label", "split_touching", "typical_width"]
 
 # A digit of a number is at least this fraction of the tallest digit's height; smaller
@@ -277,7 +279,7 @@ def _merge_hairline_breaks(digits: list[list[Component]]) -> list[list[Component
 def typical_width(regions: list[Region]) -> float | None:
     """The median width of the digits of a number that are clearly single (not wide)."""
     narrow = [r.width for r in regions if r.width <= r.height]
-    return float(np.median(narrow)) if len(regions) > 1 and narrow else None
+    return float(median(narrow)) if len(regions) > 1 and narrow else None
 
 
 def split_touching(

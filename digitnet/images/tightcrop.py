@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from digitnet.images.quantiles import median
 from digitnet.images.segment import label
 
 __all__ = ["PaperSplit", "ink_reaches_frame", "split_paper_and_ink"]
@@ -88,13 +89,13 @@ def ink_reaches_frame(residual: FloatImage) -> bool:
         [residual[0], residual[1:, -1], residual[-1, -2::-1], residual[-2:0:-1, 0]]
     )
     size = np.abs(ring)
-    far = max(reach / 2, _RING_SIGMAS * _MAD_TO_SIGMA * float(np.median(size)))
+    far = max(reach / 2, _RING_SIGMAS * _MAD_TO_SIGMA * float(median(size)))
     if float(np.mean(size > far)) > RING_INK_SHARE:
         return True
     # As `photometry` measures them: the noise floor from the ring's MAD about 0, the
     # reach after a 3×3 mean.
-    spread = _MAD_TO_SIGMA * float(np.median(size))
-    step = _MAD_TO_SIGMA * float(np.median(np.abs(np.diff(ring)))) / np.sqrt(2.0)
+    spread = _MAD_TO_SIGMA * float(median(size))
+    step = _MAD_TO_SIGMA * float(median(np.abs(np.diff(ring)))) / np.sqrt(2.0)
     smooth_reach = float(np.abs(_box_mean(residual)).max())
     return spread >= _RING_SPREAD * smooth_reach and spread > _RING_SMOOTH * step
 
