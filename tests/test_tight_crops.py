@@ -20,7 +20,7 @@ from digitnet import checkpoint
 from digitnet.data.idx import read_idx
 from digitnet.errors import ImageError
 from digitnet.images.decode import load_image
-from digitnet.images.photometry import ink_and_noise
+from digitnet.images.photometry import estimate_background, ink_and_noise
 from digitnet.images.preprocess import to_mnist
 from digitnet.images.reading import bundled_checkpoint, read_image
 from digitnet.images.tightcrop import ink_reaches_frame, split_paper_and_ink
@@ -140,11 +140,12 @@ def test_mnist_tight_crops_read_as_with_a_margin(tmp_path, mnist_dir, bundled):
     tight = accuracy(read_numbers(sets["tight"], bundled), labels)
     inset = accuracy(read_numbers(sets["inset"], bundled), labels)
     print(f"MNIST {MNIST_SLICE}: margin {margin:.2%}, ink box {tight:.2%}, inset {inset:.2%}")
-    # Measured with the bundled 784-512-10 reader: ink box 0.25 points below the margin,
-    # a pixel inside 2.8 below (the issue asks for 1; README says it is not met). A pixel
-    # cut off every side of a 20-px MNIST digit is 10 % of its size. Floors a little lower.
-    assert tight >= margin - 0.01
-    assert inset >= margin - 0.03
+    # Measured with the bundled 784-512-10 reader: ink box level with the margin (98.0%),
+    # a pixel inside 1.25 points below (2.8 before the thickness cue and the unsmoothed
+    # split of small crops in `tightcrop`; the issue asks for 1, README says it is not
+    # met). A pixel cut off every side of a 20-px MNIST digit is 10 % of its size.
+    assert tight >= margin - 0.005
+    assert inset >= margin - 0.02
 
 
 def test_rendered_tight_crops_read_as_with_a_margin(tmp_path, bundled):
@@ -152,7 +153,8 @@ def test_rendered_tight_crops_read_as_with_a_margin(tmp_path, bundled):
     margin, tight, inset = margin_box_inset(samples, bundled, tmp_path)
     print(f"rendered seed 1004: margin {margin:.2%}, ink box {tight:.2%}, inset {inset:.2%}")
     # Measured with the bundled reader: ink box 1.3 points below the margin (the issue asks
-    # for 1); a pixel is 7 % of a 14-px digit: 4.7 points below (README).
+    # for 1); a pixel is 7 % of a 14-px digit: 4.7 points below (README), as before the
+    # thickness cue in `tightcrop` (which gains on the benchmark's seed 1000).
     assert tight >= margin - 0.02
     assert inset >= margin - 0.05
 
@@ -209,6 +211,29 @@ def test_a_number_cut_tightly_keeps_its_polarity(light_ink):
     assert not split.paper[strokes].any()
 
 
+def test_mnist_cut_inside_its_ink_keeps_its_polarity(mnist_dir):
+    """Cut to the ink box and a pixel inside it, a digit's ink stays the ink.
+
+    Measured on MNIST test digits 2000-2399 (686 crops whose ink reaches the frame):
+    4 taken light-for-dark with the thickness cue and small crops cut unsmoothed, 8
+    before (connected shares alone, on a 3×3 mean).
+    """
+    images = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[MNIST_SLICE]
+    crops = wrong = 0
+    for image in images:
+        rows, cols = np.flatnonzero(image.any(axis=1)), np.flatnonzero(image.any(axis=0))
+        box = image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        for cut in (box, box[1:-1, 1:-1]):
+            gray = cut.astype(np.float32) / 255
+            if not ink_reaches_frame(gray - estimate_background(gray)):
+                continue
+            crops += 1
+            split = split_paper_and_ink(gray)
+            wrong += split is None or split.dark_ink
+    assert crops > 600
+    assert wrong <= 4
+
+
 def test_clean_paper_cut_tightly_is_measured_without_noise(mnist_dir):
     """MNIST's background is exactly 0; the strokes' soft edges are not paper noise.
 
@@ -230,7 +255,7 @@ def test_rendered_numbers_cut_tightly_read_about_as_with_a_margin(tmp_path, bund
     samples = make_set(tmp_path / "margin", 40, seed=1005, digits=(3, 6))
     margin, tight, inset = margin_box_inset(samples, bundled, tmp_path)
     print(f"numbers seed 1005: margin {margin:.2%}, ink box {tight:.2%}, inset {inset:.2%}")
-    # Measured with the bundled reader: margin 82.5%, ink box 87.5%, a pixel inside 80.0%
+    # Measured with the bundled reader: margin 80.0%, ink box 85.0%, a pixel inside 77.5%
     # (before the gap cue in `tightcrop`: 70.0% and 25.0%). Floors a number or two lower.
     assert tight >= margin - 0.025
     assert inset >= margin - 0.05
