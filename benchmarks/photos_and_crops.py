@@ -12,9 +12,11 @@
 2. Speed on a 4000×3000 photo-sized image (JPEG and PNG): wall time of a whole
    `digitnet predict` process, from start to exit, beside the same command on a
    small image (the start-up cost), medians of several runs.
-3. Tight crops (issue 11): each rendered set again, every image cut to its ink box
-   and to a pixel inside it (tests/tight_crops.py), and MNIST test digits (with
-   --mnist or $DIGITNET_TEST_MNIST) with their margin, cut to the ink box and inset.
+3. Tight crops (issue 11): each rendered set again, and the handwriting generator's
+   held-out single digits (tests/handwriting.py, the set benchmarks/real_digits.py
+   reads), every image cut to its ink box and to a pixel inside it
+   (tests/tight_crops.py), and MNIST test digits (with --mnist or $DIGITNET_TEST_MNIST)
+   with their margin, cut to the ink box and inset.
 4. Photos of written paper (issue 11, tests/render_photos.py): sheets on desks, ruled
    and squared paper, sticky notes; the development seed (tuned on) and the held-out
    seed (only measured), single digits and numbers, broken down by condition.
@@ -35,6 +37,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+import handwriting  # noqa: E402
 from render_digits import breakdown, make_set  # noqa: E402
 from render_photos import (  # noqa: E402
     DEVELOPMENT_SEED,
@@ -142,6 +145,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--single", type=int, default=500)
     parser.add_argument("--numbers", type=int, default=100)
+    parser.add_argument(
+        "--handwriting", type=int, default=500, help="held-out handwritten digits to crop"
+    )
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--checkpoint", type=Path, default=None)
@@ -165,6 +171,12 @@ def main() -> None:
                 folder / "numbers", args.numbers, args.seed + 1, (3, 6), ckpt, args.markdown
             )
             rendered.append(("rendered numbers", folder / "numbers", made[0]))
+        if args.handwriting:
+            where = folder / "handwriting"
+            made_by_hand = handwriting.make_set(
+                where, args.handwriting, seed=args.seed, split="held-out"
+            )
+            rendered.append(("handwriting held-out single digits", where, made_by_hand))
         if rendered or args.mnist:
             print("\ntight crops (issue 11): the same images cut to their ink box, and inset")
         for name, where, samples in rendered:
