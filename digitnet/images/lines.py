@@ -49,7 +49,7 @@ GrayImage = NDArray[np.uint8]
 def dark_marks(flat: GrayImage) -> NDArray[np.uint8]:
     """Binary (0/255) mask of everything darker than the paper: rules and ink."""
     darkness = 255.0 - flat.astype(np.float32)
-    strong = float(percentile(darkness, 99.5))
+    strong = percentile(darkness, 99.5)
     threshold = max(_MIN_DARKNESS, _DARKNESS_SHARE * strong)
     return np.where(darkness > threshold, 255, 0).astype(np.uint8)
 
@@ -95,7 +95,7 @@ def _rules_along(cv2: Any, marks: NDArray[np.uint8], horizontal: bool) -> NDArra
         w, h = stats[k, cv2.CC_STAT_WIDTH], stats[k, cv2.CC_STAT_HEIGHT]
         piece = labels[y : y + h, x : x + w] == k
         counts = piece.sum(axis=0 if horizontal else 1)
-        width = float(median(counts[counts > 0]))
+        width = median(counts[counts > 0])
         keep[k] = width <= _RULE_THICKNESS * span  # far longer than thick: printed
         if keep[k]:
             widths.append(width)
@@ -104,7 +104,7 @@ def _rules_along(cv2: Any, marks: NDArray[np.uint8], horizontal: bool) -> NDArra
     lines = keep[labels] & (marks > 0)
     # A stroke running along a rule (a 1 on a vertical rule) makes it thicker there:
     # what survives an opening across the rule, wider than the rule, is that stroke.
-    wide = 2 * int(np.ceil(float(median(widths)))) + 3
+    wide = 2 * int(np.ceil(median(widths))) + 3
     across_element = cv2.getStructuringElement(
         cv2.MORPH_RECT, (1, wide) if horizontal else (wide, 1)
     )
@@ -131,7 +131,7 @@ def remove_rules(flat: GrayImage) -> tuple[GrayImage, int]:
     # Where a rule runs through a bold stroke, its "pixels" are the stroke's, and
     # darker than printed rules are (pen ink against a pale printed line): kept.
     darkness = 255.0 - flat.astype(np.float32)
-    rule_darkness = float(median(darkness[lines]))
+    rule_darkness = median(darkness[lines])
     ink = (marks > 0) & (~lines | (darkness > _INK_OVER_RULE * rule_darkness))
     reach = cv2.getStructuringElement(cv2.MORPH_CROSS, (7, 7))
     near_ink = cv2.dilate(ink.astype(np.uint8), reach) > 0

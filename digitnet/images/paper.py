@@ -311,7 +311,7 @@ def _across(cv2: Any, values: NDArray[np.float32], inside: NDArray[np.uint8]) ->
     outer = (cv2.dilate(inside, far) > 0) & (cv2.dilate(inside, near) == 0)
     if not inner.any() or not outer.any():
         return 0.0
-    return float(median(values[inner])) - float(median(values[outer]))
+    return median(values[inner]) - median(values[outer])
 
 
 def read_sheet(image: Image.Image, whole_page: bool = True) -> Image.Image | None:

@@ -182,7 +182,7 @@ def estimate_background(gray: FloatImage, paper: NDArray[np.bool_] | None = None
     for _ in range(_SURFACE_ROUNDS):
         coef = np.linalg.lstsq(terms[inliers], target[inliers], rcond=None)[0]
         residual = target - terms @ coef
-        sigma = _MAD_TO_SIGMA * float(median(np.abs(residual[inliers])))
+        sigma = _MAD_TO_SIGMA * median(np.abs(residual[inliers]))
         keep = np.abs(residual) <= max(_SURFACE_SIGMAS * sigma, _SURFACE_TOLERANCE)
         if keep.sum() < 2 * terms.shape[1] or np.array_equal(keep, inliers):
             break
@@ -216,11 +216,11 @@ def _paper_level(
         dtype=np.float32,
     )
     fine = (gray - box_blur(gray, 1))[paper]
-    noise_mad = float(median(np.abs(fine - median(fine)))) * _FINE_TO_PIXEL
+    noise_mad = median(np.abs(fine - median(fine))) * _FINE_TO_PIXEL
     surface = estimate_background(gray, paper=paper)
     if surface.ndim:
-        flat_spread = float(median(np.abs(values - median(values))))
-        surface_spread = float(median(np.abs((gray - surface)[paper])))
+        flat_spread = median(np.abs(values - median(values)))
+        surface_spread = median(np.abs((gray - surface)[paper]))
         if surface_spread < flat_spread:
             return surface, noise_mad
     return flat, noise_mad
@@ -275,9 +275,9 @@ def ink_and_noise(image: Image.Image) -> tuple[FloatImage, float]:
     smooth = box_blur(residual, 1)
     reach_up = float(smooth.max())
     reach_down = -float(smooth.min())
-    level = float(median(background))
+    level = median(background)
     dark_ink = reach_down > reach_up or (reach_down == reach_up and level > 0.5)
-    mad = float(median(np.abs(_border(residual))))
+    mad = median(np.abs(_border(residual)))
     noise_floor = np.float32(_NOISE_SIGMAS * _MAD_TO_SIGMA * mad)
     # Ink touching the frame (a tight crop) is not paper, though it lies in the ring:
     # paper and ink are then told apart by what strokes look like (`tightcrop`), and
@@ -287,7 +287,7 @@ def ink_and_noise(image: Image.Image) -> tuple[FloatImage, float]:
         if split is not None:
             background, mad = _paper_level(gray, split.paper, split.dark_ink)
             residual = gray - background
-            level = float(median(background))
+            level = median(background)
             dark_ink = split.dark_ink
             noise_floor = np.float32(_NOISE_SIGMAS * _MAD_TO_SIGMA * mad)
     rise = -residual if dark_ink else residual  # ink above background

@@ -27,12 +27,7 @@ from digitnet.images.decode import load_for_prediction, reduce_large
 from digitnet.images.faintink import with_faint_strokes
 from digitnet.images.geometry import INK_THRESHOLD, no_digit, to_mnist_form
 from digitnet.images.paper import needs_sheet_reading, read_sheet, sheet_in_view
-from digitnet.images.photometry import (
-    box_blur,
-    ink_and_noise,
-    ink_mask,
-    is_blank,
-)
+from digitnet.images.photometry import box_blur, ink_and_noise, ink_mask, is_blank
 from digitnet.images.segment import Region, find_digits, label, split_touching, typical_width
 from digitnet.vocabulary import N_INPUTS
 

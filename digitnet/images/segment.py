@@ -279,7 +279,7 @@ def _merge_hairline_breaks(digits: list[list[Component]]) -> list[list[Component
 def typical_width(regions: list[Region]) -> float | None:
     """The median width of the digits of a number that are clearly single (not wide)."""
     narrow = [r.width for r in regions if r.width <= r.height]
-    return float(median(narrow)) if len(regions) > 1 and narrow else None
+    return median(narrow) if len(regions) > 1 and narrow else None
 
 
 def split_touching(

@@ -98,13 +98,14 @@ def ink_reaches_frame(residual: FloatImage) -> bool:
         [residual[0], residual[1:, -1], residual[-1, -2::-1], residual[-2:0:-1, 0]]
     )
     size = np.abs(ring)
-    far = max(reach / 2, _RING_SIGMAS * _MAD_TO_SIGMA * float(median(size)))
+    mad = median(size)  # the ring's MAD about 0
+    far = max(reach / 2, _RING_SIGMAS * _MAD_TO_SIGMA * mad)
     if float(np.mean(size > far)) > RING_INK_SHARE:
         return True
     # As `photometry` measures them: the noise floor from the ring's MAD about 0, the
     # reach after a 3×3 mean.
-    spread = _MAD_TO_SIGMA * float(median(size))
-    step = _MAD_TO_SIGMA * float(median(np.abs(np.diff(ring)))) / np.sqrt(2.0)
+    spread = _MAD_TO_SIGMA * mad
+    step = _MAD_TO_SIGMA * median(np.abs(np.diff(ring))) / np.sqrt(2.0)
     smooth_reach = float(np.abs(_box_mean(residual)).max())
     return spread >= _RING_SPREAD * smooth_reach and spread > _RING_SMOOTH * step
 
