@@ -66,7 +66,7 @@ if TYPE_CHECKING:  # a type only: config.py reads its choices from this layer
 
 SIDE = IMAGE_SIDE  # MNIST images are 28 × 28
 CENTRE = (SIDE - 1) / 2  # 13.5: rotation, scale and shear act about the image centre
-_PAD = 1  # a zero row and column on each side of an image, read beyond its edges
+_PAD = 1  # a zero row above and below each image in the stacked batch, read beyond its edges
 #: images per remap call (``bilinear``): OpenCV's remap takes images of fewer than 32,767 rows,
 #: and 256 slots of 30 rows keep float32 row coordinates exact to 5 · 10⁻⁴ pixels
 REMAP_IMAGES = 256
@@ -227,9 +227,9 @@ def bilinear(
     each image sits in its own slot of 30 rows, the 28 of the image between a zero row
     above and below, and its row coordinates are clipped to [−1, 28] and moved to its
     slot, so a read beyond the image's edge finds zeros and never a neighbour. Columns
-    need no clipping: beyond the zero columns on each side lies remap's constant zero
-    border. OpenCV 5 interpolates float maps with exact weights (4.x rounds them to
-    1/32 pixel; tests/test_augment.py compares with scipy). Float32 coordinates in a
+    need neither clipping nor zero columns: left and right of the tall image lies remap's
+    constant zero border. OpenCV 5 interpolates float maps with exact weights (4.x rounds
+    them to 1/32 pixel; tests/test_augment.py compares with scipy). Float32 coordinates in a
     tall image are exact to half a unit in the last place: 1.2 · 10⁻⁴ pixels at the
     3,000th row of a batch of 100, far below what a distortion can show. A larger batch is
     read ``REMAP_IMAGES`` images at a time: remap refuses images of 32,767 rows or more.
@@ -238,34 +238,38 @@ def bilinear(
     out = np.empty((m, SIDE, SIDE), dtype=np.float32)
     for start in range(0, m, REMAP_IMAGES):
         part = slice(start, start + REMAP_IMAGES)
-        out[part] = _bilinear_stacked(images[part], rows[part], cols[part])
+        _bilinear_stacked(images[part], rows[part], cols[part], out=out[part])
     np.clip(out, 0.0, 1.0, out=out)  # rounding could step a hair past 1
-    return out.reshape(m, SIDE, SIDE)
+    return out
 
 
 def _bilinear_stacked(
-    images: Images, rows: NDArray[np.float32], cols: NDArray[np.float32]
-) -> NDArray[np.float32]:
-    """``bilinear`` for at most ``REMAP_IMAGES`` images: one tall image, one remap call."""
+    images: Images,
+    rows: NDArray[np.float32],
+    cols: NDArray[np.float32],
+    out: NDArray[np.float32],
+) -> None:
+    """``bilinear`` for at most ``REMAP_IMAGES`` images into ``out`` (m, 28, 28): one tall
+    image, one remap call writing straight into ``out``."""
     import cv2  # opencv-python-headless: a dependency; loaded only when training distorts
 
     m = images.shape[0]
     slot = SIDE + 2 * _PAD
-    padded = np.zeros((m, slot, slot), dtype=np.float32)
-    padded[:, _PAD : _PAD + SIDE, _PAD : _PAD + SIDE] = images.reshape(m, SIDE, SIDE)
+    stacked = np.zeros((m, slot, SIDE), dtype=np.float32)
+    stacked[:, _PAD : _PAD + SIDE] = images.reshape(m, SIDE, SIDE)
     first_row = (np.arange(m, dtype=np.float32) * slot + _PAD)[:, None, None]
     r = np.clip(rows, -1, SIDE)
     r += first_row
-    c = cols + np.float32(_PAD)
-    remapped = cv2.remap(
-        padded.reshape(m * slot, slot),
-        c.reshape(m * SIDE, SIDE),
+    tall = out.reshape(m * SIDE, SIDE)  # a view: remap writes the result in place
+    cv2.remap(
+        stacked.reshape(m * slot, SIDE),
+        cols.reshape(m * SIDE, SIDE),
         r.reshape(m * SIDE, SIDE),
+        dst=tall,
         interpolation=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=0,
     )
-    return np.asarray(remapped, dtype=np.float32).reshape(m, SIDE, SIDE)  # float32: no copy
 
 
 def distort(
