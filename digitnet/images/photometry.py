@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from digitnet.images.quantiles import median, percentile
-from digitnet.images.tightcrop import ink_reaches_frame, otsu, split_paper_and_ink
+from digitnet.images.tightcrop import ink_reaches_frame, otsu, paper_in_ring, split_paper_and_ink
 
 FloatImage = NDArray[np.float32]
 
@@ -290,6 +290,13 @@ def ink_and_noise(image: Image.Image) -> tuple[FloatImage, float]:
             level = median(background)
             dark_ink = split.dark_ink
             noise_floor = np.float32(_NOISE_SIGMAS * _MAD_TO_SIGMA * mad)
+    elif (edges := paper_in_ring(residual, dark_ink)) is not None:
+        # A crop to the ink's box: the strokes' soft edges in the ring are not noise.
+        shift, mad = edges
+        background = background + np.float32(shift)
+        residual = gray - background
+        level = median(background)
+        noise_floor = np.float32(_NOISE_SIGMAS * _MAD_TO_SIGMA * mad)
     rise = -residual if dark_ink else residual  # ink above background
     if dark_ink and background.ndim:
         # Reflected light = illumination × reflectance: dividing by the paper's
