@@ -18,10 +18,12 @@ matched with the digits really there:
   also cut out alone (its true box and a margin of half its height, the other digits'
   ink painted over with the paper) and read as one digit: ``misread, alone right``
   means the crop or fit inside the number is what went wrong; ``misread, alone wrong``
-  means the network misreads that digit however it is cut;
-* ``sheet``: the image was taken for a photo of paper (coordinates are the sheet's).
+  means the network misreads that digit however it is cut.
 
-Each miss is counted under its first cause in that order.
+Each miss is counted under one cause, checked in this order: ``noise`` when there are
+more regions than digits and one of them holds (almost) none of any digit's ink, then
+``merged``, ``split`` or ``lost``, ``noise`` (more regions than digits otherwise),
+``other count``, and ``misread`` last.
 """
 
 from __future__ import annotations
@@ -218,8 +220,6 @@ def classify(truth: Truth, ckpt: checkpoint.Checkpoint) -> tuple[str, str]:
     read = read_inputs(inputs, ckpt).number
     if read == truth.label:
         return "right", read
-    if image.size != loaded.size and scale == 1.0:
-        return "sheet", read
     shares = np.array([_owners(truth, r, scale) for r in regions])  # (regions, digits)
     if shares.size and shares.max(axis=1).min() < 0.05 and len(regions) > len(truth.label):
         return "noise", read
