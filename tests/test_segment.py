@@ -14,9 +14,8 @@ from digitnet.images.segment import (
     Region,
     find_digits,
     label,
-    split_touching,
-    typical_width,
 )
+from digitnet.images.touching import split_touching, typical_width
 
 
 def same_partition(ours: np.ndarray, theirs: np.ndarray) -> bool:

@@ -28,7 +28,8 @@ from digitnet.images.faintink import with_faint_strokes
 from digitnet.images.geometry import INK_THRESHOLD, no_digit, to_mnist_form
 from digitnet.images.paper import needs_sheet_reading, read_sheet, sheet_in_view
 from digitnet.images.photometry import box_blur, ink_and_noise, ink_mask, is_blank
-from digitnet.images.segment import Region, find_digits, label, split_touching, typical_width
+from digitnet.images.segment import Region, find_digits, label
+from digitnet.images.touching import split_number
 from digitnet.vocabulary import N_INPUTS
 
 FloatImage = NDArray[np.float32]
@@ -129,18 +130,7 @@ def to_mnist_digits_boxed(
     if not regions:
         raise no_digit(name, blank=is_blank(image))
     if not single:
-        typical = typical_width(regions)
-        regions = [
-            part
-            for region in regions
-            for part in split_touching(
-                region,
-                np.isin(
-                    labels[region.top : region.bottom, region.left : region.right], region.labels
-                ),
-                typical,
-            )
-        ]
+        regions = split_number(regions, labels)
     digits = []
     for index in range(len(regions)):
         crop = _digit_crop(ink, labels, regions, index, noisy=noise_floor > 0)

@@ -8,6 +8,8 @@ because the network only knows single MNIST digits. Here a boolean ink mask (fro
     find_digits     components -> digits: drop dust, merge the pieces of a broken digit,
                     order left to right
 
+(touching digits, one component holding several, are cut apart in `touching`.)
+
 `label` is written here rather than taken from ``scipy.ndimage.label`` (which the tests
 compare it with) because importing ``scipy.ndimage`` costs about 0.3 s, more than half
 of `digitnet predict`'s start-up budget, and every prediction needs the components.
@@ -20,14 +22,11 @@ touch it (diagonals included), and resolve the joins with union-find.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import pairwise
 
 import numpy as np
 from numpy.typing import NDArray
 
-from digitnet.images.quantiles import median
-
-__all__ = ["Component", "Region", "find_digits", "label", "split_touching", "typical_width"]
+__all__ = ["Component", "Region", "find_digits", "label"]
 
 # A digit of a number is at least this fraction of the tallest digit's height; smaller
 # groups are pieces of a digit (merged) or dust (dropped). Digits of one number are
@@ -45,20 +44,6 @@ NEAR = 0.25
 NUMBER_MIN_ASPECT = 0.9
 
 
-# Touching digits (thick strokes, tight spacing) form one wide component. A group
-# wider than `TOUCHING_ASPECT` × its height is cut into about width / (`DIGIT_ASPECT`
-# × height) digits, at the columns of least ink near the even cuts, where that ink
-# is at most `CUT_INK` of the fullest column's (a thin bridge, not a stroke): about
-# 1 % of MNIST's single digits are wider than 1.2, so a cut must also find a bridge.
-TOUCHING_ASPECT = 1.2
-DIGIT_ASPECT = 0.7
-CUT_INK = 0.2
-CUT_WINDOW = 0.25  # search ± this fraction of a digit's width around each even cut
-# Wider than this, a group is surely several digits (MNIST's widest single digit is
-# 1.75 × its height), fused so thickly that no thin bridge is left: it is cut at the
-# column of least ink near each even cut, however much ink that is.
-SURE_ASPECT = 1.8
-WIDER_THAN_OTHERS = 1.6
 # A digit broken at its hairlines (`_merge_hairline_breaks`).
 HALF_ASPECT = 0.5
 HAIRLINE_GAP = 0.12
@@ -274,48 +259,3 @@ def _merge_hairline_breaks(digits: list[list[Component]]) -> list[list[Component
         else:
             merged.append(group)
     return merged
-
-
-def typical_width(regions: list[Region]) -> float | None:
-    """The median width of the digits of a number that are clearly single (not wide)."""
-    narrow = [r.width for r in regions if r.width <= r.height]
-    return median(narrow) if len(regions) > 1 and narrow else None
-
-
-def split_touching(
-    region: Region, mask: NDArray[np.bool_], typical: float | None = None
-) -> list[Region]:
-    """Cut a group of touching digits apart (see `TOUCHING_ASPECT`); else [region].
-
-    `mask` is the group's own ink inside its box (rows top..bottom, columns
-    left..right). `typical` is the width of the number's other digits
-    (`typical_width`), if any: a group `WIDER_THAN_OTHERS` times as wide is surely
-    several digits, about width / typical of them. The parts keep the group's labels;
-    `preprocess` separates them by their column ranges.
-    """
-    if region.width <= TOUCHING_ASPECT * region.height:
-        return [region]
-    count = max(2, round(region.width / (DIGIT_ASPECT * region.height)))
-    sure = region.width > SURE_ASPECT * region.height  # no single digit is this wide
-    if typical is not None and region.width >= WIDER_THAN_OTHERS * typical:
-        count, sure = max(2, round(region.width / typical)), True
-    columns = mask.sum(axis=0).astype(np.float64)
-    step = region.width / count
-    window = max(1, round(CUT_WINDOW * step))
-    cuts = []
-    for k in range(1, count):
-        centre = round(k * step)
-        low, high = max(1, centre - window), min(region.width - 1, centre + window + 1)
-        if low >= high:
-            continue
-        best = low + int(np.argmin(columns[low:high]))
-        if sure or columns[best] <= CUT_INK * columns.max():
-            cuts.append(best)
-    if not cuts:
-        return [region]
-    edges = [0, *cuts, region.width]
-    return [
-        Region(region.labels, region.top, region.bottom, region.left + a, region.left + b)
-        for a, b in pairwise(edges)
-        if b > a
-    ]
