@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ctrl_c import ctrl_c_reaches_child
 
 from digitnet import checkpoint, config
 from digitnet.data.inputs import split_validation
@@ -272,6 +273,7 @@ def test_ctrl_c_exits_cleanly_and_the_run_resumes(data_dir: Path, tmp_path: Path
         stderr=subprocess.PIPE,
         env=child_env(),
         cwd=tmp_path,
+        preexec_fn=ctrl_c_reaches_child,  # even when this run ignores SIGINT (ctrl_c.py)
     )
     wait_for_epoch(state_file, 2, proc)
     proc.send_signal(signal.SIGINT)

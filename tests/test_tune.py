@@ -16,6 +16,7 @@ import optuna
 import pytest
 import yaml
 from click.testing import CliRunner
+from ctrl_c import ctrl_c_reaches_child
 from optuna.trial import TrialState
 from tune_helpers import BASE_YAML, child_env, make_subset, run_tune, tune_command
 
@@ -108,6 +109,7 @@ def test_ctrl_c_then_rerun_resumes_without_losing_finished_trials(files, tmp_pat
         stdout=subprocess.DEVNULL,
         text=True,
         env=child_env(),
+        preexec_fn=ctrl_c_reaches_child,  # even when this run ignores SIGINT (ctrl_c.py)
     ) as proc:
         assert proc.stderr is not None
         reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
