@@ -38,7 +38,7 @@ from typing import Any
 from unittest import mock
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -91,22 +91,14 @@ class _Recorder:
 
 def _digit_masks(text: str, font_path: Path, height: int, stroke: int, spacing: float) -> list:
     """`render_digits._ink_mask` drawn once per digit, each cropped to the whole text's box."""
-    probe = ImageFont.truetype(str(font_path), 100)
-    box = probe.getbbox("0123456789")
-    em = max(4, round(100 * height / max(1, box[3] - box[1])))
-    font = ImageFont.truetype(str(font_path), em)
-    gap = round(spacing * em)
-    widths = [font.getlength(c) for c in text]
-    width = int(sum(widths) + gap * (len(text) - 1) + 2 * em)
-    canvases = [Image.new("L", (width, 3 * em), 0) for _ in text]
-    whole = Image.new("L", (width, 3 * em), 0)  # as `_ink_mask` draws it: its box is the crop
-    x = em // 2
-    for k, (char, advance) in enumerate(zip(text, widths, strict=True)):
+    layout = render_digits.layout_text(text, font_path, height, spacing)
+    canvases = [Image.new("L", layout.size, 0) for _ in text]
+    whole = Image.new("L", layout.size, 0)  # as `_ink_mask` draws it: its box is the crop
+    for k, (char, origin) in enumerate(zip(text, layout.origins, strict=True)):
         for canvas in (canvases[k], whole):
             ImageDraw.Draw(canvas).text(
-                (x, em), char, fill=255, font=font, stroke_width=stroke, stroke_fill=255
+                origin, char, fill=255, font=layout.font, stroke_width=stroke, stroke_fill=255
             )
-        x += int(advance) + gap
     bbox = whole.getbbox()
     return [c.crop(bbox) for c in canvases]
 

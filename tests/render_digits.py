@@ -71,8 +71,17 @@ def fonts() -> list[Path]:
     return found
 
 
-def _ink_mask(text: str, font_path: Path, height: int, stroke: int, spacing: float) -> Image.Image:
-    """White-on-black coverage mask of `text`, tightly cropped, digits `height` px tall."""
+@dataclass(frozen=True)
+class TextLayout:
+    """Where `text`'s digits go on a canvas of `size`, in `font`, before cropping."""
+
+    font: ImageFont.FreeTypeFont
+    size: tuple[int, int]  # (width, height) of the canvas
+    origins: list[tuple[int, int]]  # each digit's (x, y) for ImageDraw.text
+
+
+def layout_text(text: str, font_path: Path, height: int, spacing: float) -> TextLayout:
+    """The font size that makes digits `height` px tall, and each digit's place."""
     # Digit height is about 0.73 em in these fonts; measure it instead of assuming.
     probe = ImageFont.truetype(str(font_path), 100)
     box = probe.getbbox("0123456789")
@@ -81,12 +90,20 @@ def _ink_mask(text: str, font_path: Path, height: int, stroke: int, spacing: flo
     gap = round(spacing * em)
     widths = [font.getlength(c) for c in text]
     width = int(sum(widths) + gap * (len(text) - 1) + 2 * em)
-    canvas = Image.new("L", (width, 3 * em), 0)
-    draw = ImageDraw.Draw(canvas)
-    x = em // 2
-    for char, advance in zip(text, widths, strict=True):
-        draw.text((x, em), char, fill=255, font=font, stroke_width=stroke, stroke_fill=255)
+    origins, x = [], em // 2
+    for advance in widths:
+        origins.append((x, em))
         x += int(advance) + gap
+    return TextLayout(font, (width, 3 * em), origins)
+
+
+def _ink_mask(text: str, font_path: Path, height: int, stroke: int, spacing: float) -> Image.Image:
+    """White-on-black coverage mask of `text`, tightly cropped, digits `height` px tall."""
+    layout = layout_text(text, font_path, height, spacing)
+    canvas = Image.new("L", layout.size, 0)
+    draw = ImageDraw.Draw(canvas)
+    for char, origin in zip(text, layout.origins, strict=True):
+        draw.text(origin, char, fill=255, font=layout.font, stroke_width=stroke, stroke_fill=255)
     bbox = canvas.getbbox()
     assert bbox is not None
     return canvas.crop(bbox)
