@@ -9,7 +9,7 @@ from toydata import synthetic_data
 
 from digitnet import config
 from digitnet.data import glyphs, pen
-from digitnet.data.augment import SIDE, Distortion, distort, preview_grid
+from digitnet.data.augment import SIDE, Distortion, bilinear, distort, preview_grid, sampling_map
 from digitnet.errors import ConfigError
 from digitnet.training.train import TrainState, train
 
@@ -51,8 +51,8 @@ def test_cross_step_is_the_max_or_min_over_the_cross_with_zeros_outside(thicker)
 
 def test_stroke_change_keeps_shape_dtype_bounds_and_is_seeded():
     X = digit_like(50)
-    a = pen.change_stroke(X, np.random.default_rng(3), 2.0)
-    b = pen.change_stroke(X, np.random.default_rng(3), 2.0)
+    a = pen.change_stroke(X, pen.stroke_changes(50, np.random.default_rng(3), 2.0))
+    b = pen.change_stroke(X, pen.stroke_changes(50, np.random.default_rng(3), 2.0))
     assert a.shape == X.shape
     assert a.dtype == np.float32
     assert a.min() >= 0
@@ -68,8 +68,44 @@ def test_stroke_change_never_erases_a_thin_digit():
     X = np.zeros((1, SIDE, SIDE), np.float32)
     X[0, 4:24, 14] = 1.0  # a one-pixel 1: any erosion would remove it
     for seed in range(10):
-        out = pen.change_stroke(X.reshape(1, -1), np.random.default_rng(seed), 2.0)
+        delta = pen.stroke_changes(1, np.random.default_rng(seed), 2.0)
+        out = pen.change_stroke(X.reshape(1, -1), delta)
         assert out.sum() >= pen.KEEP_INK * X.sum()
+
+
+def longer_side_of_box(images: np.ndarray) -> np.ndarray:
+    """Each image's ink box (ink > 0.05, as geometry.INK_THRESHOLD): its longer side, px."""
+    ink = images.reshape(-1, SIDE, SIDE) > 0.05
+    rows, cols = ink.any(axis=2), ink.any(axis=1)
+
+    def extent(lines: np.ndarray) -> np.ndarray:
+        return SIDE - lines.argmax(axis=1) - lines[:, ::-1].argmax(axis=1)
+
+    return np.maximum(extent(rows), extent(cols))
+
+
+def test_a_thickened_digit_is_refitted_to_predicts_box():
+    """`predict` fits the ink box, pen included, to 20 px; training's thicker pen is
+    refitted the same way, so a thickened digit's box stays near 20 px, not 20 + Δ."""
+    X = np.zeros((1, SIDE, SIDE), np.float32)
+    X[0, 4:24, 10:13] = 1.0  # a 20-px stroke
+    delta = np.array([4.0], np.float32)
+    thick = pen.change_stroke(X.reshape(1, -1), delta)
+    assert longer_side_of_box(thick)[0] == 24
+    rows, cols = sampling_map(1, np.random.default_rng(0), Distortion(), pen.refit_zoom(delta))
+    refitted = bilinear(thick, rows, cols)
+    assert abs(int(longer_side_of_box(refitted)[0]) - 20) <= 1
+
+
+def test_a_thinner_pen_is_not_refitted():
+    np.testing.assert_array_equal(pen.refit_zoom(np.array([-2.0, 0.0], np.float32)), [1.0, 1.0])
+
+
+def test_a_distortion_with_only_a_pen_change_refits_the_thickened_digits():
+    X = np.zeros((40, SIDE, SIDE), np.float32)
+    X[:, 4:24, 12:15] = 1.0
+    out = distort(X.reshape(40, -1), np.random.default_rng(1), Distortion(stroke=4.0))
+    assert longer_side_of_box(out).max() <= 21
 
 
 def test_low_resolution_matrices_keep_a_flat_image_flat():

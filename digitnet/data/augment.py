@@ -85,7 +85,7 @@ class Distortion:
     elastic_alpha: float = 0.0  # α: size of the elastic displacement (pixels per unit field)
     elastic_sigma: float = 4.0  # σ: smoothness of the elastic field (pixels)
     stroke: float = 0.0  # pixels: stroke width changed by Δ uniform in [−stroke, stroke]
-    low_res: float = 0.0  # fraction of images shrunk to a 5-12 px digit and enlarged back
+    low_res: float = 0.0  # fraction of images shrunk to a 7-14 px digit and enlarged back
     printed: float = 0.0  # fraction of images replaced by a printed-style digit (same label)
 
     @classmethod
@@ -167,7 +167,10 @@ def sampling_basis(sigma: float | None) -> NDArray[np.float32]:
 
 
 def sampling_map(
-    m: int, rng: np.random.Generator, d: Distortion
+    m: int,
+    rng: np.random.Generator,
+    d: Distortion,
+    zoom: NDArray[np.float32] | None = None,
 ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """Source coordinates (rows, cols), each (m, 28, 28), for a batch of m images.
 
@@ -196,6 +199,8 @@ def sampling_map(
     cos, sin = np.cos(angle), np.sin(angle)
     sr = 1 + uniform(d.scale) if d.scale else np.float32(1)
     sc = 1 + uniform(d.scale) if d.scale else np.float32(1)
+    if zoom is not None:  # each image's own scale on top (a thicker pen refitted)
+        sr, sc = sr * zoom, sc * zoom
     shear = uniform(d.shear) if d.shear else np.float32(0)
     W = np.zeros((2, m, k + 2, k + 2), dtype=np.float32)  # [rows, cols] per image
     if elastic:
@@ -291,10 +296,13 @@ def distort(
         chosen = np.flatnonzero(rng.random(m) < d.printed)
         out = images.copy()
         out[chosen] = glyphs.render(labels[chosen], rng)
+    zoom = None
     if d.stroke:
-        out = pen.change_stroke(out, rng, d.stroke)
-    if d.geometric:
-        rows, cols = sampling_map(m, rng, d)
+        delta = pen.stroke_changes(m, rng, d.stroke)
+        out = pen.change_stroke(out, delta)
+        zoom = pen.refit_zoom(delta)
+    if d.geometric or zoom is not None:
+        rows, cols = sampling_map(m, rng, d, zoom)
         out = bilinear(out, rows, cols).reshape(m, SIDE * SIDE)
     if d.low_res:
         out = pen.low_resolution(out, rng, d.low_res)
