@@ -16,7 +16,8 @@
    held-out single digits (tests/handwriting.py, the set benchmarks/real_digits.py
    reads), every image cut to its ink box and to a pixel inside it
    (tests/tight_crops.py), and MNIST test digits (with --mnist or $DIGITNET_TEST_MNIST)
-   with their margin, cut to the ink box and inset.
+   with their margin, cut to the ink box and inset. Handwriting twice: to the box of
+   the ink a person sees (the generator's), and to the box of `predict`'s ink mask.
 4. Photos of written paper (issue 11, tests/render_photos.py): sheets on desks, ruled
    and squared paper, sticky notes; the development seed (tuned on) and the held-out
    seed (only measured), single digits and numbers, broken down by condition.
@@ -89,11 +90,14 @@ def accuracy(folder: Path, n: int, seed: int, digits: tuple[int, int], ckpt, mar
     return samples, correct
 
 
-def tight_rows(name: str, paths: list[Path], labels: list[str], folder: Path, ckpt) -> None:
-    """The same images with their margin, cut to the ink box, and a pixel inside it."""
+def tight_rows(
+    name: str, paths: list[Path], labels: list[str], folder: Path, ckpt, boxes=None
+) -> None:
+    """The same images with their margin, cut to the ink box, and a pixel inside it
+    (the box given in `boxes`, else the box of `predict`'s ink mask)."""
     margin = np.mean(read_right(paths, labels, ckpt))
-    tight = np.mean(read_right(tight_copies(paths, folder / "tight"), labels, ckpt))
-    inset = np.mean(read_right(tight_copies(paths, folder / "inset", 1), labels, ckpt))
+    tight = np.mean(read_right(tight_copies(paths, folder / "tight", 0, boxes), labels, ckpt))
+    inset = np.mean(read_right(tight_copies(paths, folder / "inset", 1, boxes), labels, ckpt))
     print(
         f"  {name:<34} margin {margin:.1%}, ink box {tight:.1%} ({(tight - margin) * 100:+.1f}"
         f" points), a pixel inside {inset:.1%} ({(inset - margin) * 100:+.1f} points)"
@@ -181,7 +185,14 @@ def main() -> None:
             print("\ntight crops (issue 11): the same images cut to their ink box, and inset")
         for name, where, samples in rendered:
             paths, labels = [s.path for s in samples], [s.label for s in samples]
-            tight_rows(name, paths, labels, where.with_name(where.name + "-crops"), ckpt)
+            crops = where.with_name(where.name + "-crops")
+            if "ink_box" in samples[0].conditions:
+                # Handwriting: the box of the ink a person sees (the generator's), and
+                # beside it the box of `predict`'s ink mask, which cuts faint strokes.
+                boxes = [s.conditions["ink_box"] for s in samples]
+                tight_rows(name + ", visible ink", paths, labels, crops / "visible", ckpt, boxes)
+                name += ", mask box"
+            tight_rows(name, paths, labels, crops, ckpt)
         if args.mnist:
             mnist_tight(folder / "mnist", Path(args.mnist), 1000, args.mnist_digits, ckpt)
         for part, seed in (("development", DEVELOPMENT_SEED), ("held-out", HELD_OUT_SEED)):

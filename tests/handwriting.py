@@ -127,6 +127,11 @@ def _catmull_rom(points: np.ndarray, per_segment: int) -> np.ndarray:
 
 INKS = {"black": (15, 15, 20), "blue": (25, 45, 150), "pencil": (105, 105, 110)}
 PAPERS = {"white": (250, 250, 248), "cream": (243, 236, 210), "gray": (215, 215, 212)}
+# A pixel shows ink when the drawn strokes (after the blur, before noise and JPEG) make
+# it at least this many 8-bit gray levels darker than the bare paper: the faintest ink
+# a person sees as part of a stroke on clean paper. `visible_ink_box` is the box of
+# those pixels, the "ink box" that tests/tight_crops.py cuts handwriting to.
+VISIBLE_LEVELS = 16
 
 
 @dataclass
@@ -213,13 +218,14 @@ def make_sample(label: str, rng: np.random.Generator) -> tuple[Image.Image, dict
     blur = float(rng.choice([0.0, 0.0, 0.6, 1.0]))
     if blur:
         image = image.filter(ImageFilter.GaussianBlur(blur))
+    ink_box = visible_ink_box(image, PAPERS[paper_name])
     noise = float(rng.choice([0.0, 4.0, 10.0]))
     if noise:
         array = np.asarray(image, dtype=np.float32) + rng.normal(0, noise, (*image.size[::-1], 1))
         image = Image.fromarray(np.clip(array, 0, 255).astype(np.uint8))
     conditions.update(
         height=height, ink=ink_name, paper=paper_name, blur=blur, noise=noise,
-        digit=label if len(label) == 1 else "many",
+        digit=label if len(label) == 1 else "many", ink_box=ink_box,
     )  # fmt: skip
     if rng.random() < 0.3:  # a JPEG, as phones save
         buffer = io.BytesIO()
@@ -227,6 +233,20 @@ def make_sample(label: str, rng: np.random.Generator) -> tuple[Image.Image, dict
         image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
         conditions["jpeg"] = True
     return image, conditions
+
+
+def visible_ink_box(drawn: Image.Image, paper: tuple[int, int, int]) -> tuple[int, ...]:
+    """(left, top, right, bottom), half-open, of the pixels that show ink in ``drawn``.
+
+    ``drawn`` is the page as the strokes left it (before noise and JPEG, which are not
+    ink); a pixel shows ink when it is `VISIBLE_LEVELS` gray levels darker than the
+    bare ``paper`` (ITU-R 601 luminance, as Pillow's ``convert("L")``).
+    """
+    gray = np.asarray(drawn.convert("L"), dtype=np.float32)
+    bare = np.asarray(Image.new("RGB", (1, 1), paper).convert("L"), dtype=np.float32)[0, 0]
+    shows = bare - gray >= VISIBLE_LEVELS
+    rows, cols = np.flatnonzero(shows.any(axis=1)), np.flatnonzero(shows.any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
 def seed_of(split: str, seed: int) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from handwriting import make_set
+from handwriting import make_set, visible_ink_box
 from PIL import Image
 
 
@@ -51,3 +51,23 @@ def test_images_hold_dark_ink_on_paper_and_numbers_are_wider(tmp_path):
         with Image.open(sample.path) as image:
             ratio.append(image.size[0] / image.size[1])
     assert min(ratio) > 1.3
+
+
+def test_the_visible_ink_box_frames_what_a_person_sees():
+    """Ink 16 gray levels below the paper counts; 15 levels (a faint haze) does not."""
+    paper = (250, 250, 248)
+    page = np.zeros((30, 40, 3), np.uint8) + np.array(paper, np.uint8)
+    page[10:20, 12:15] = 20  # a stroke
+    page[5, 5] = (234, 234, 232)  # 16 levels darker: a stroke's faint, tapering end
+    page[25, 35] = (235, 235, 233)  # 15 levels: not ink to the eye
+    assert visible_ink_box(Image.fromarray(page), paper) == (5, 5, 15, 20)
+
+
+def test_each_sample_records_the_box_of_its_visible_ink(tmp_path):
+    for sample in make_set(tmp_path, 20, seed=4):
+        left, top, right, bottom = sample.conditions["ink_box"]
+        with Image.open(sample.path) as image:
+            width, height = image.size
+        assert 0 <= left < right <= width
+        assert 0 <= top < bottom <= height
+        assert bottom - top >= 0.8 * sample.conditions["height"]  # the whole digit

@@ -24,7 +24,12 @@ from digitnet.images.decode import load_image
 from digitnet.images.photometry import estimate_background, gray_and_alpha, ink_and_noise
 from digitnet.images.preprocess import to_mnist
 from digitnet.images.reading import bundled_checkpoint, read_image
-from digitnet.images.tightcrop import ink_reaches_frame, paper_in_ring, split_paper_and_ink
+from digitnet.images.tightcrop import (
+    _thin_strokes_in_a_corner,
+    ink_reaches_frame,
+    paper_in_ring,
+    split_paper_and_ink,
+)
 
 # MNIST test digits used here: not the first 300, which the tight-crop rules were
 # developed on (see README, "Reading your own digits").
@@ -357,3 +362,33 @@ def test_handwriting_cut_tightly_loses_fewer_digits(handwriting_dev, tmp_path, b
         cut = read_numbers(tight_copies(paths, tmp_path / f"inset{inset}", inset), bundled)
         lost += int(np.sum(margin & (np.array(cut) != np.array(labels))))
     assert lost <= 24
+
+
+def test_three_corners_of_the_thicker_class_are_the_paper():
+    """A thin dark stroke into one corner: the other three corners, thick, are paper."""
+    gray = np.full((16, 12), 0.9, np.float32)
+    gray[0, 0:6] = gray[1:16, 5] = 0.1  # a thin 1-px stroke that reaches one corner
+    sharp = gray > 0.5
+    assert _thin_strokes_in_a_corner(sharp, sharp) is True
+    assert _thin_strokes_in_a_corner(~sharp, ~sharp) is False  # the same, light on dark
+    gray[-1, -1] = 0.1  # two corners each: no say
+    sharp = gray > 0.5
+    assert _thin_strokes_in_a_corner(sharp, sharp) is None
+    narrow = np.full((16, 5), 0.9, np.float32)  # a 1 cut to 5 px: its slivers say nothing
+    narrow[0, 0:2] = narrow[1:16, 1] = 0.1
+    sharp = narrow > 0.5
+    assert _thin_strokes_in_a_corner(sharp, sharp) is None
+
+
+def test_a_small_thin_digit_into_one_corner_stays_dark_ink(tmp_path, bundled):
+    """A development handwritten 5 (dev seed 1009, the 36th), thin pen, 14 px wide, cut
+    to the ink a person sees: its strokes fall into pieces and the paper, one piece,
+    took the ink's place (read as 2) until three thick corners decided it."""
+    sample = handwriting.make_set(tmp_path / "dev", 36, seed=1009, split="dev")[35]
+    crop = crop_to_ink(load_image(sample.path), 0, sample.conditions["ink_box"])
+    gray, _ = gray_and_alpha(crop)
+    split = split_paper_and_ink(gray)
+    assert split is not None
+    assert split.dark_ink
+    crop.save(tmp_path / "crop.png")
+    assert read_image(tmp_path / "crop.png", bundled).number == sample.label
