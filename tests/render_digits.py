@@ -19,6 +19,7 @@ from typing import Any
 
 import matplotlib
 import numpy as np
+from handwriting import VISIBLE_LEVELS
 from PIL import Image, ImageDraw, ImageFont
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
@@ -161,10 +162,11 @@ def render(rng: np.random.Generator, text: str, out: Path) -> Sample:
     fmt = "png" if transparent else str(rng.choice(["png", "jpeg"]))
     quality = int(rng.integers(30, 96)) if fmt == "jpeg" else 0
 
+    light = _gradient(rng, (ch, cw), gradient) if gradient else None
     c = cover[..., None]
     rgb = paper * (1 - c) + ink * c
-    if gradient:
-        rgb *= _gradient(rng, (ch, cw), gradient)[..., None]
+    if light is not None:
+        rgb *= light[..., None]
     if noise:
         rgb += rng.normal(0.0, noise, rgb.shape).astype(np.float32)
     rgb8 = np.clip(np.round(rgb), 0, 255).astype(np.uint8)
@@ -194,8 +196,37 @@ def render(rng: np.random.Generator, text: str, out: Path) -> Sample:
         "gradient": round(gradient, 2),
         "noise": round(noise, 1),
         "format": f"jpeg q{quality}" if fmt == "jpeg" else ("png+alpha" if transparent else "png"),
+        "ink_box": visible_ink_box(cover, ink, paper, light, transparent),
     }
     return Sample(path, text, conditions)
+
+
+def _luma(rgb: np.ndarray) -> float:
+    """ITU-R 601 luminance, as Pillow's ``convert("L")``."""
+    return float(0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2])
+
+
+def visible_ink_box(
+    cover: np.ndarray,
+    ink: np.ndarray,
+    paper: np.ndarray,
+    light: np.ndarray | None,
+    transparent: bool,
+) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom), half-open, of the pixels that show ink, the "ink box"
+    tests/tight_crops.py cuts to: the drawn image (before noise and JPEG, which are not
+    ink) differs there from the bare paper under the same light by at least
+    `handwriting.VISIBLE_LEVELS` gray levels; on a transparent image, the ink's own
+    opacity reaches that many levels."""
+    if transparent:
+        contrast = cover * 255.0
+    else:
+        contrast = cover * abs(_luma(ink) - _luma(paper))
+        if light is not None:
+            contrast = contrast * light
+    shows = contrast >= VISIBLE_LEVELS
+    rows, cols = np.flatnonzero(shows.any(axis=1)), np.flatnonzero(shows.any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
 def make_set(out: Path, n: int, seed: int = 0, digits: tuple[int, int] = (1, 1)) -> list[Sample]:

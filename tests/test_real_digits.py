@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from render_digits import Sample, breakdown, make_set
+from render_digits import Sample, breakdown, make_set, visible_ink_box
 
 from digitnet import checkpoint, config
 from digitnet.data.idx import read_idx
@@ -66,6 +66,36 @@ def test_renderer_covers_the_conditions(tmp_path):
     assert max(w for w, _ in sizes) <= 1200
     assert max(h for _, h in sizes) <= 900
     assert make_set(tmp_path / "again", 3, seed=3)[2].conditions == samples[2].conditions
+
+
+def test_the_rendered_ink_box_holds_the_ink_that_shows_under_its_light():
+    """A pixel shows ink when the drawn image differs from the bare paper under the same
+    light by 16 gray levels (handwriting.VISIBLE_LEVELS); a transparent image's ink shows
+    where its opacity reaches 16 levels."""
+    ink, paper = np.array([20.0, 20.0, 20.0]), np.array([250.0, 250.0, 250.0])  # 230 apart
+    cover = np.zeros((30, 40), np.float32)
+    cover[10:20, 12:15] = 1.0  # a stroke
+    cover[5, 5] = 16.5 / 230  # 16.5 levels: a faint, tapering end that shows
+    cover[25, 35] = 15.5 / 230  # 15.5 levels: does not show
+    assert visible_ink_box(cover, ink, paper, None, False) == (5, 5, 15, 20)
+    dim = np.ones((30, 40), np.float32)
+    dim[5, 5] = 0.5  # in the lamp's shadow the same cover shows half the contrast
+    assert visible_ink_box(cover, ink, paper, dim, False) == (12, 10, 15, 20)
+    opacity = np.zeros((30, 40), np.float32)
+    opacity[10:20, 12:15] = 1.0
+    opacity[5, 5] = 16.5 / 255  # transparent image: opaque enough to show
+    opacity[25, 35] = 15.5 / 255  # not
+    assert visible_ink_box(opacity, ink, paper, None, True) == (5, 5, 15, 20)
+
+
+def test_each_rendered_sample_records_the_box_of_its_visible_ink(tmp_path):
+    for sample in make_set(tmp_path, 20, seed=4, digits=(1, 3)):
+        left, top, right, bottom = sample.conditions["ink_box"]
+        with Image.open(sample.path) as image:
+            width, height = image.size
+        assert 0 <= left < right <= width
+        assert 0 <= top < bottom <= height
+        assert bottom - top >= 0.8 * sample.conditions["height"]  # the whole digit
 
 
 def test_rendered_single_digits_small_set(tmp_path, bundled):
