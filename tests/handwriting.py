@@ -244,7 +244,11 @@ def visible_ink_box(drawn: Image.Image, paper: tuple[int, int, int]) -> tuple[in
     """
     gray = np.asarray(drawn.convert("L"), dtype=np.float32)
     bare = np.asarray(Image.new("RGB", (1, 1), paper).convert("L"), dtype=np.float32)[0, 0]
-    shows = bare - gray >= VISIBLE_LEVELS
+    return box_of(bare - gray >= VISIBLE_LEVELS)
+
+
+def box_of(shows: np.ndarray) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom), half-open, of the True pixels of ``shows``."""
     rows, cols = np.flatnonzero(shows.any(axis=1)), np.flatnonzero(shows.any(axis=0))
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 

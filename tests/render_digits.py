@@ -19,7 +19,7 @@ from typing import Any
 
 import matplotlib
 import numpy as np
-from handwriting import VISIBLE_LEVELS
+from handwriting import VISIBLE_LEVELS, box_of
 from PIL import Image, ImageDraw, ImageFont
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
@@ -224,9 +224,7 @@ def visible_ink_box(
         contrast = cover * abs(_luma(ink) - _luma(paper))
         if light is not None:
             contrast = contrast * light
-    shows = contrast >= VISIBLE_LEVELS
-    rows, cols = np.flatnonzero(shows.any(axis=1)), np.flatnonzero(shows.any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+    return box_of(contrast >= VISIBLE_LEVELS)
 
 
 def make_set(out: Path, n: int, seed: int = 0, digits: tuple[int, int] = (1, 1)) -> list[Sample]:
