@@ -392,3 +392,22 @@ def test_a_small_thin_digit_into_one_corner_stays_dark_ink(tmp_path, bundled):
     assert split.dark_ink
     crop.save(tmp_path / "crop.png")
     assert read_image(tmp_path / "crop.png", bundled).number == sample.label
+
+
+def test_a_small_crop_under_a_lamp_keeps_its_darker_paper_as_paper():
+    """Three 7s cut to their ink box under a lamp (the paper falls from 0.66 to 0.49 top
+    to bottom): a small crop's paper is fitted a plane, so the darker bottom rows stay
+    paper instead of becoming a haze of ink under every digit (rendered development
+    numbers read a 7 as 2 this way)."""
+    h, w = 19, 47
+    gray = np.linspace(0.66, 0.49, h, dtype=np.float32)[:, None] * np.ones((1, w), np.float32)
+    for left in (3, 19, 35):
+        gray[0:3, left : left + 10] = 0.25  # the bar, on the top edge
+        for row in range(3, h):  # the stem, down to the bottom edge
+            col = left + 8 - (row * 6) // h
+            gray[row, col : col + 3] = 0.25
+    image = Image.fromarray(np.round(gray * 255).astype(np.uint8))
+    ink, _ = ink_and_noise(image)
+    paper = gray > 0.4
+    assert ink[paper].max() < 0.05
+    assert ink[~paper].min() > 0.5

@@ -146,13 +146,16 @@ def estimate_background(gray: FloatImage, paper: NDArray[np.bool_] | None = None
     which leaves an MNIST digit's black background at exactly 0.
     With `paper` (a mask of pixels known to be paper, for ink that fills the frame),
     the flat level is their median and the fit starts from the grid cells that are
-    all paper instead of the border ring.
+    all paper instead of the border ring; a crop too small for the quadratic (under
+    `_MIN_SURFACE_SIDE` px a side) is fitted a plane a + bu + cv, the lamp's
+    first-order falloff, so a number cut to its ink under a lamp is not read with
+    its darker end of paper as a haze of ink.
     Returns an array that broadcasts against `gray` (a 0-d array when flat).
     """
     known = _border(gray) if paper is None else gray[paper]
     flat: FloatImage = np.asarray(median(known), dtype=np.float32)
     height, width = gray.shape
-    if min(height, width) < _MIN_SURFACE_SIDE:
+    if min(height, width) < _MIN_SURFACE_SIDE and paper is None:
         return flat
     grid_w, grid_h = min(width, _GRID), min(height, _GRID)
     grid = np.asarray(
@@ -161,7 +164,9 @@ def estimate_background(gray: FloatImage, paper: NDArray[np.bool_] | None = None
     # Each grid cell's centre in full-size pixel coordinates, then normalised.
     gu = _normalised(width, (np.arange(grid_w) + 0.5) * width / grid_w - 0.5)
     gv = _normalised(height, (np.arange(grid_h) + 0.5) * height / grid_h - 0.5)
-    cells = np.broadcast_arrays(*_surface_terms(gu[None, :], gv[:, None]))
+    # A small crop's few paper pixels fit a plane (the lamp's first-order falloff) only.
+    degree = 3 if min(height, width) < _MIN_SURFACE_SIDE else 6
+    cells = np.broadcast_arrays(*_surface_terms(gu[None, :], gv[:, None])[:degree])
     terms = np.stack([t.ravel() for t in cells], axis=1)
     target = grid.ravel()
     # Start from the grid's border ring, which is mostly paper (as in the flat case);
@@ -192,7 +197,7 @@ def estimate_background(gray: FloatImage, paper: NDArray[np.bool_] | None = None
         return flat
     u = _normalised(width, np.arange(width, dtype=np.float64))[None, :]
     v = _normalised(height, np.arange(height, dtype=np.float64))[:, None]
-    surface = sum(c * t for c, t in zip(coef, _surface_terms(u, v), strict=True))
+    surface = sum(c * t for c, t in zip(coef, _surface_terms(u, v)[:degree], strict=True))
     background: FloatImage = np.asarray(surface, dtype=np.float32)
     return background
 
