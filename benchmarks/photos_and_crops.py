@@ -16,8 +16,8 @@
    held-out single digits (tests/handwriting.py, the set benchmarks/real_digits.py
    reads), every image cut to its ink box and to a pixel inside it
    (tests/tight_crops.py), and MNIST test digits (with --mnist or $DIGITNET_TEST_MNIST)
-   with their margin, cut to the ink box and inset. Handwriting twice: to the box of
-   the ink a person sees (the generator's), and to the box of `predict`'s ink mask.
+   with their margin, cut to the ink box and inset. The generated sets twice: to the
+   box of the ink a person sees (the generator's), and to the box of `predict`'s ink mask.
 4. Photos of written paper (issue 11, tests/render_photos.py): sheets on desks, ruled
    and squared paper, sticky notes; the development seed (tuned on) and the held-out
    seed (only measured), single digits and numbers, broken down by condition.
@@ -187,8 +187,8 @@ def main() -> None:
             paths, labels = [s.path for s in samples], [s.label for s in samples]
             crops = where.with_name(where.name + "-crops")
             if "ink_box" in samples[0].conditions:
-                # Handwriting: the box of the ink a person sees (the generator's), and
-                # beside it the box of `predict`'s ink mask, which cuts faint strokes.
+                # The box of the ink a person sees (the generator's), and beside it
+                # the box of `predict`'s ink mask, which can cut faint strokes.
                 boxes = [s.conditions["ink_box"] for s in samples]
                 tight_rows(name + ", visible ink", paths, labels, crops / "visible", ckpt, boxes)
                 name += ", mask box"

@@ -8,6 +8,7 @@ never refused; "blank" is said only of a blank image.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import handwriting
@@ -411,3 +412,20 @@ def test_a_small_crop_under_a_lamp_keeps_its_darker_paper_as_paper():
     paper = gray > 0.4
     assert ink[paper].max() < 0.05
     assert ink[~paper].min() > 0.5
+
+
+@pytest.mark.parametrize(
+    "make",
+    [handwriting.make_set, partial(make_set, digits=(1, 3))],
+    ids=["handwriting", "rendered"],
+)
+def test_each_sample_records_the_box_of_its_visible_ink(tmp_path, make):
+    """Both generators record the box tests/tight_crops.py cuts to: inside the image,
+    and holding the whole digit."""
+    for sample in make(tmp_path, 20, seed=4):
+        left, top, right, bottom = sample.conditions["ink_box"]
+        with Image.open(sample.path) as image:
+            width, height = image.size
+        assert 0 <= left < right <= width
+        assert 0 <= top < bottom <= height
+        assert bottom - top >= 0.8 * sample.conditions["height"]  # the whole digit

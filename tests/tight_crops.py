@@ -2,21 +2,21 @@
 
 Used by tests/test_tight_crops.py and benchmarks/photos_and_crops.py (issue 11: ink that
 touches the image's edges is still the digit). The ink box is the one the image's
-generator knows (`box`: tests/handwriting.py records the box of the ink a person
-sees), or else the box of the ink mask `predict` uses, found on the image with its
-margin (`ink_box`). That mask keeps the clear ink only: on handwriting in a light pen
-it misses whole faint strokes that are plainly visible, and a crop to its box cuts
-them away (measured on development digits; README, "Tight crops: the ink box a person
-sees"). With `inset` the box loses that many pixels on every side, so strokes are cut
-by the frame. Crops are saved as PNG (lossless), keeping the image's mode
-(transparency included).
+generator knows (`box`: tests/handwriting.py and tests/render_digits.py record the
+box of the ink a person sees), or else the box of the ink mask `predict` uses, found
+on the image with its margin (`ink_box`). That mask keeps the clear ink only: on
+handwriting in a light pen it misses whole faint strokes that are plainly visible,
+and a crop to its box cuts them away (measured on development digits; README, "Tight
+crops: the ink box a person sees"). With `inset` the box loses that many pixels on
+every side, so strokes are cut by the frame. Crops are saved as PNG (lossless),
+keeping the image's mode (transparency included).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
+from handwriting import box_of
 from PIL import Image
 
 from digitnet.images.decode import load_image
@@ -26,11 +26,9 @@ from digitnet.images.photometry import ink_mask, to_gray_ink
 def ink_box(image: Image.Image) -> tuple[int, int, int, int]:
     """(left, top, right, bottom) of the ink, half-open, as Pillow's crop takes it."""
     mask = ink_mask(to_gray_ink(image))
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
+    if not mask.any():
         raise ValueError("no ink to crop to")
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+    return box_of(mask)
 
 
 Box = tuple[int, int, int, int]
