@@ -206,3 +206,20 @@ def test_a_bold_stroke_wider_than_the_light_estimate_is_not_left_hollow():
     height, width = gray.shape
     middle = gray[height // 2 - 5 : height // 2 + 5, width // 2 - 5 : width // 2 + 5]
     assert middle.max() < 128  # still dark ink, not a pale hole
+
+
+def test_the_narrow_hole_of_a_bold_zero_cut_to_its_ink_is_no_sheet(tmp_path, bundled):
+    # A bold slanted 0 filling its crop: its hole is a light sliver enclosed by dark, as
+    # a sheet is by a desk, but far narrower than any sheet (read as it was: a 0).
+    height, width = 129, 89
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    u, v = (xx - width / 2) / (width / 2), (yy - height / 2) / (height / 2)
+    outer = u**2 + v**2 <= 1.15  # the strokes run into the crop's edges
+    slant = (xx - width / 2 + 0.12 * (yy - height / 2)) / 6.0
+    hole = slant**2 + ((yy - height / 2) / 47.0) ** 2 <= 1.0
+    pixels = np.where(outer & ~hole, 15, 245).astype(np.uint8)
+    rgb = np.repeat(pixels[:, :, None], 3, axis=2)
+    assert find_sheet(rgb) is None
+    path = tmp_path / "zero.png"
+    Image.fromarray(rgb).save(path)
+    assert read_image(path, bundled).number == "0"

@@ -67,6 +67,7 @@ _MIN_SHEET = 0.05  # of the photo's area
 _MAX_SHEET = 0.97
 _POLY_EPSILON = 0.02  # of the outline's perimeter, for approxPolyDP
 _SOLIDITY = 0.85  # outline area / quadrilateral area
+_NARROWEST = 0.25  # a sheet's shorter side, even seen at a slant, to its longer one
 _STANDS_OUT = 8.0  # 8-bit levels by which paper is lighter (or more coloured) than the desk
 _SHADOW_FLOOR = 0.5  # paper in shadow keeps more than this share of its light (`read_sheet`)
 _BAND_GAP, _BAND = 3, 8  # px of the working copy: the bands `_across` compares
@@ -284,6 +285,11 @@ def find_sheet(rgb: NDArray[np.uint8]) -> FloatArray | None:
             if len(quad) != 4 or not cv2.isContourConvex(quad):
                 continue
             if area < _SOLIDITY * float(cv2.contourArea(quad)):
+                continue
+            # The hole of a bold 0 cut to its ink is a light sliver enclosed by dark, as a
+            # sheet is by a desk; no sheet is that narrow (`_NARROWEST`).
+            (_, _), (side_a, side_b), _ = cv2.minAreaRect(quad)
+            if min(side_a, side_b) < _NARROWEST * max(side_a, side_b):
                 continue
             # Paper: lighter than the desk around it, or more coloured (a sticky note);
             # a large dark stroke outlined by the edge map is neither.
