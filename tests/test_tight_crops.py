@@ -414,6 +414,21 @@ def test_a_small_crop_under_a_lamp_keeps_its_darker_paper_as_paper():
     assert ink[~paper].min() > 0.5
 
 
+def test_a_bold_digit_cut_inside_its_ink_on_gray_paper_is_not_read_as_a_lamp(tmp_path, bundled):
+    """A bold italic 3 on gray paper (rendered development seed 1002, its fourth image),
+    cut a pixel inside its ink: half its ring is ink, the lamp's surface started from
+    that ring bent to follow the strokes (below the darkest pixel), and the digit came
+    out as a shaded wedge read as 7. Such a surface is not paper: the paper is flat."""
+    sample = make_set(tmp_path / "rendered", 4, seed=1002)[3]
+    crop = crop_to_ink(load_image(sample.path), 1, sample.conditions["ink_box"])
+    path = tmp_path / "crop.png"
+    crop.save(path)
+    assert read_image(path, bundled).number == sample.label == "3"
+    gray, _ = gray_and_alpha(crop)
+    background = estimate_background(gray)
+    assert float(background.min()) >= float(gray.min()) - 0.05
+
+
 @pytest.mark.parametrize(
     "make",
     [handwriting.make_set, partial(make_set, digits=(1, 3))],

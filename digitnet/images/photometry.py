@@ -35,6 +35,7 @@ _SURFACE_SIGMAS = 2.5
 _SURFACE_ROUNDS = 6
 _SURFACE_TOLERANCE = 2.0 / 255.0  # never reject cells closer than 2 gray levels
 _GRADIENT_MIN = 0.03  # about 8 gray levels across the image
+_SURFACE_OVERSHOOT = 0.05  # beyond the image's darkest or lightest pixel (13 levels)
 _DIM_PAPER = 0.05  # floor for the light level when dividing it out
 # Ink mask (`ink_mask`): Otsu's threshold over the ink, kept in this range.
 MASK_MIN = 0.1
@@ -149,7 +150,9 @@ def estimate_background(gray: FloatImage, paper: NDArray[np.bool_] | None = None
     all paper instead of the border ring; a crop too small for the quadratic (under
     `_MIN_SURFACE_SIDE` px a side) is fitted a plane a + bu + cv, the lamp's
     first-order falloff, so a number cut to its ink under a lamp is not read with
-    its darker end of paper as a haze of ink.
+    its darker end of paper as a haze of ink. A surface that overshoots the image's
+    own darkest or lightest level (`_SURFACE_OVERSHOOT`) followed strokes, not a
+    lamp, and the paper is taken as flat.
     Returns an array that broadcasts against `gray` (a 0-d array when flat).
     """
     known = _border(gray) if paper is None else gray[paper]
@@ -199,6 +202,13 @@ def estimate_background(gray: FloatImage, paper: NDArray[np.bool_] | None = None
     v = _normalised(height, np.arange(height, dtype=np.float64))[:, None]
     surface = sum(c * t for c, t in zip(coef, _surface_terms(u, v)[:degree], strict=True))
     background: FloatImage = np.asarray(surface, dtype=np.float32)
+    # Paper under a lamp lies within the image's own levels. A surface that overshoots
+    # them has bent to follow strokes in the ring it started from (a bold digit cut to
+    # its ink on gray paper), so the paper is taken as flat and the ink in the ring
+    # then shows as what it is (`tightcrop`).
+    overshoot = max(float(gray.min() - background.min()), float(background.max() - gray.max()))
+    if overshoot > _SURFACE_OVERSHOOT:
+        return flat
     return background
 
 
