@@ -46,6 +46,13 @@ _BLANK_LEVELS = 2.0
 # and a pixel's departure from its 3×3 mean has σ·√(8/9) for white noise σ.
 _PAPER_QUARTILE = 75
 _FINE_TO_PIXEL = 1.0606601717798212  # √(9/8)
+# A crop under `_SMALL_CROP` px a side whose ring rises `_RING_INK` of the ink's peak
+# is cut to its strokes: its noise is measured on the paper `_CLEAR_OF_INK` px clear of
+# them (`_noise_beside_ink`), from at least `_MIN_CLEAR_PAPER` pixels.
+_SMALL_CROP = 64
+_RING_INK = 0.3
+_CLEAR_OF_INK = 2
+_MIN_CLEAR_PAPER = 20
 
 
 def gray_and_alpha(image: Image.Image) -> tuple[FloatImage, FloatImage | None]:
@@ -317,6 +324,11 @@ def ink_and_noise(image: Image.Image) -> tuple[FloatImage, float]:
         # Reflected light = illumination × reflectance: dividing by the paper's
         # brightness undoes the lamp's falloff for dark strokes.
         rise = rise * (np.float32(level) / np.maximum(background, np.float32(_DIM_PAPER)))
+    if noise_floor > 0 and min(gray.shape) < _SMALL_CROP and _ink_in_ring(rise):
+        # A small crop cut to its ink: its ring runs along the strokes, whose soft
+        # edges and JPEG ringing inflate the noise measured there (a faint pen then
+        # loses half its ink); the paper clear of the strokes measures it better.
+        noise_floor = min(noise_floor, _noise_beside_ink(gray, rise))
     rise = rise - noise_floor
 
     peak = float(rise.max())
@@ -325,6 +337,26 @@ def ink_and_noise(image: Image.Image) -> tuple[FloatImage, float]:
     gain = np.float32(1.0 if peak >= _FULL_INK else 1.0 / peak)
     ink: FloatImage = np.clip(rise * gain, 0.0, 1.0).astype(np.float32)
     return ink, float(noise_floor)
+
+
+def _ink_in_ring(rise: FloatImage) -> bool:
+    """Whether strokes reach the outer ring: it rises `_RING_INK` of the ink's peak."""
+    peak = float(rise.max())
+    return peak > 0.0 and float(_border(rise).max()) > _RING_INK * peak
+
+
+def _noise_beside_ink(gray: FloatImage, rise: FloatImage) -> np.float32:
+    """The noise floor measured on the paper at least `_CLEAR_OF_INK` px from the strokes
+    (pixels rising half the peak): 3 robust σ of each pixel's departure from its 3×3
+    mean, which a smooth stroke edge or lamp does not raise. Infinite (no lower floor)
+    when fewer than `_MIN_CLEAR_PAPER` such pixels are left."""
+    strokes = rise > 0.5 * float(rise.max())
+    clear = box_blur(strokes.astype(np.float32), _CLEAR_OF_INK + 1) <= 0
+    if int(clear.sum()) < _MIN_CLEAR_PAPER:
+        return np.float32(np.inf)
+    fine = (gray - box_blur(gray, 1))[clear]
+    mad = median(np.abs(fine - median(fine))) * _FINE_TO_PIXEL
+    return np.float32(_NOISE_SIGMAS * _MAD_TO_SIGMA * mad)
 
 
 def ink_mask(ink: FloatImage) -> NDArray[np.bool_]:
