@@ -47,11 +47,11 @@ _BLANK_LEVELS = 2.0
 _PAPER_QUARTILE = 75
 _FINE_TO_PIXEL = 1.0606601717798212  # √(9/8)
 # A crop under `_SMALL_CROP` px a side whose ring rises `_RING_INK` of the ink's peak
-# is cut to its strokes: its noise is measured on the paper `_CLEAR_OF_INK` px clear of
-# them (`_noise_beside_ink`), from at least `_MIN_CLEAR_PAPER` pixels.
+# is cut to its strokes: its noise is measured on the paper more than `_CLEAR_OF_INK` px
+# from them (`_noise_beside_ink`), on at least `_MIN_CLEAR_PAPER` pixels.
 _SMALL_CROP = 64
 _RING_INK = 0.3
-_CLEAR_OF_INK = 2
+_CLEAR_OF_INK = 3
 _MIN_CLEAR_PAPER = 20
 
 
@@ -282,7 +282,9 @@ def ink_and_noise(image: Image.Image) -> tuple[FloatImage, float]:
        uneven light is divided by the light level, so strokes in the shadow keep
        their contrast;
     4. the background noise (3 robust σ of the border) is subtracted, so paper grain
-       and JPEG noise become 0, as MNIST's background is;
+       and JPEG noise become 0, as MNIST's background is; a small crop cut to its
+       strokes measures it on the paper clear of them instead, when that is lower
+       (`_noise_beside_ink`);
     5. contrast: faint ink (pencil, gray pen) is stretched so its strongest pixel is 1,
        unless it is already at MNIST's full 254-255.
 
@@ -346,12 +348,13 @@ def _ink_in_ring(rise: FloatImage) -> bool:
 
 
 def _noise_beside_ink(gray: FloatImage, rise: FloatImage) -> np.float32:
-    """The noise floor measured on the paper at least `_CLEAR_OF_INK` px from the strokes
-    (pixels rising half the peak): 3 robust σ of each pixel's departure from its 3×3
-    mean, which a smooth stroke edge or lamp does not raise. Infinite (no lower floor)
-    when fewer than `_MIN_CLEAR_PAPER` such pixels are left."""
+    """The noise floor measured on the paper more than `_CLEAR_OF_INK` px (in rows and
+    columns) from the strokes, the pixels rising half the peak: 3 robust σ of each
+    pixel's departure from its 3×3 mean, which a smooth stroke edge or lamp does not
+    raise. Infinite (no lower floor) when fewer than `_MIN_CLEAR_PAPER` such pixels
+    are left."""
     strokes = rise > 0.5 * float(rise.max())
-    clear = box_blur(strokes.astype(np.float32), _CLEAR_OF_INK + 1) <= 0
+    clear = box_blur(strokes.astype(np.float32), _CLEAR_OF_INK) <= 0
     if int(clear.sum()) < _MIN_CLEAR_PAPER:
         return np.float32(np.inf)
     fine = (gray - box_blur(gray, 1))[clear]
