@@ -179,12 +179,19 @@ def test_own_checkpoint_is_preferred_to_the_bundled_one(runner, images, tmp_path
     assert "bundled" not in result.stderr
 
 
-def test_predict_loads_no_heavy_library(images, model):
+def test_predict_loads_no_heavy_library(images, model, tmp_path):
+    # A noisy photo too: its digits are cut from their specks on another path.
+    rng = np.random.default_rng(0)
+    noisy = np.full((80, 60), 220.0) + rng.normal(0, 8, (80, 60))
+    noisy[15:65, 26:33] = 40.0
+    noisy_path = tmp_path / "noisy.png"
+    Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(noisy_path)
     code = (
         "import sys\n"
         "from digitnet.cli import main\n"
         "try:\n"
-        f"    main(['predict', {str(images['year'])!r}, '--checkpoint', {model!r}])\n"
+        f"    main(['predict', {str(images['year'])!r}, {str(noisy_path)!r},"
+        f" '--checkpoint', {model!r}])\n"
         "except SystemExit:\n"
         "    pass\n"
         "heavy = ['matplotlib', 'scipy', 'requests', 'tqdm', 'yaml', 'subprocess',\n"
