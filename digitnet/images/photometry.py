@@ -13,7 +13,13 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from digitnet.images.quantiles import median, percentile
-from digitnet.images.tightcrop import ink_reaches_frame, otsu, paper_in_ring, split_paper_and_ink
+from digitnet.images.tightcrop import (
+    NUMBER_ASPECT,
+    ink_reaches_frame,
+    otsu,
+    paper_in_ring,
+    split_paper_and_ink,
+)
 
 FloatImage = NDArray[np.float32]
 
@@ -46,9 +52,9 @@ _BLANK_LEVELS = 2.0
 # and a pixel's departure from its 3×3 mean has σ·√(8/9) for white noise σ.
 _PAPER_QUARTILE = 75
 _FINE_TO_PIXEL = 1.0606601717798212  # √(9/8)
-# A crop under `_SMALL_CROP` px a side whose ring rises `_RING_INK` of the ink's peak
-# is cut to its strokes: its noise is measured on the paper more than `_CLEAR_OF_INK` px
-# from them (`_noise_beside_ink`), on at least `_MIN_CLEAR_PAPER` pixels.
+# A crop under `_SMALL_CROP` px a side (not a number) whose ring rises `_RING_INK` of
+# the ink's peak is cut to its strokes: its noise is measured on the paper more than
+# `_CLEAR_OF_INK` px from them (`_noise_beside_ink`), on at least `_MIN_CLEAR_PAPER` pixels.
 _SMALL_CROP = 64
 _RING_INK = 0.3
 _CLEAR_OF_INK = 3
@@ -326,7 +332,7 @@ def ink_and_noise(image: Image.Image) -> tuple[FloatImage, float]:
         # Reflected light = illumination × reflectance: dividing by the paper's
         # brightness undoes the lamp's falloff for dark strokes.
         rise = rise * (np.float32(level) / np.maximum(background, np.float32(_DIM_PAPER)))
-    if noise_floor > 0 and min(gray.shape) < _SMALL_CROP and _ink_in_ring(rise):
+    if noise_floor > 0 and _small_digit_crop(gray.shape) and _ink_in_ring(rise):
         # A small crop cut to its ink: its ring runs along the strokes, whose soft
         # edges and JPEG ringing inflate the noise measured there (a faint pen then
         # loses half its ink); the paper clear of the strokes measures it better.
@@ -339,6 +345,14 @@ def ink_and_noise(image: Image.Image) -> tuple[FloatImage, float]:
     gain = np.float32(1.0 if peak >= _FULL_INK else 1.0 / peak)
     ink: FloatImage = np.clip(rise * gain, 0.0, 1.0).astype(np.float32)
     return ink, float(noise_floor)
+
+
+def _small_digit_crop(shape: tuple[int, ...]) -> bool:
+    """Under `_SMALL_CROP` px a side, and not a number (`NUMBER_ASPECT`): a number cut to
+    its ink keeps paper between its digits in the ring, where its noise is measured well
+    (development numbers: measured beside the strokes instead, 2 more were lost)."""
+    height, width = shape[:2]
+    return min(height, width) < _SMALL_CROP and width < NUMBER_ASPECT * height
 
 
 def _ink_in_ring(rise: FloatImage) -> bool:

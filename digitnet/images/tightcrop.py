@@ -45,7 +45,13 @@ from numpy.typing import NDArray
 from digitnet.images.quantiles import median
 from digitnet.images.segment import label
 
-__all__ = ["PaperSplit", "ink_reaches_frame", "paper_in_ring", "split_paper_and_ink"]
+__all__ = [
+    "NUMBER_ASPECT",
+    "PaperSplit",
+    "ink_reaches_frame",
+    "paper_in_ring",
+    "split_paper_and_ink",
+]
 
 # The ring counts as holding ink when more than this share of its pixels lies farther
 # from the paper level than half the image's largest departure from it (a margin's
@@ -77,7 +83,7 @@ _CORNER_THICKER = 0.5
 # and its thin "paper" slivers would pass for the strokes (MNIST digits cut a pixel inside).
 _THIN_CORNER_SIDE = 6
 # An image this much wider than tall is a number (MNIST's widest digit: 1.75; few pass 1.5).
-_NUMBER_ASPECT = 1.5
+NUMBER_ASPECT = 1.5
 # Pieces under this share of the image are specks (noise, grain), not strokes or paper.
 _SPECK = 0.002
 _OTSU_BINS = 64
@@ -270,7 +276,7 @@ def split_paper_and_ink(gray: FloatImage) -> PaperSplit | None:
     height, width = gray.shape
     sharp = gray > otsu(gray)  # the gaps between tightly set digits blur shut in `smooth`
     light_gaps, dark_gaps = _gaps(sharp), _gaps(~sharp)
-    if width >= _NUMBER_ASPECT * height and light_gaps != dark_gaps:
+    if width >= NUMBER_ASPECT * height and light_gaps != dark_gaps:
         # A number cut tightly: its digits are several pieces of ink and the paper
         # one piece around them, so the connected shares point the wrong way. The
         # gaps between its digits (columns of paper from the top edge to the bottom)
