@@ -414,6 +414,14 @@ def test_a_small_crop_under_a_lamp_keeps_its_darker_paper_as_paper():
     assert ink[~paper].min() > 0.5
 
 
+def saved_crop(sample, inset: int, folder: Path) -> tuple[Image.Image, Path]:
+    """A generated sample cut to its recorded ink box (`inset` px inside), saved as PNG."""
+    crop = crop_to_ink(load_image(sample.path), inset, sample.conditions["ink_box"])
+    path = folder / "crop.png"
+    crop.save(path)
+    return crop, path
+
+
 @pytest.mark.parametrize(("index", "label"), [(26, "6"), (34, "4")])
 def test_a_small_handwritten_crop_measures_its_noise_clear_of_the_strokes(
     tmp_path, bundled, index, label
@@ -426,9 +434,7 @@ def test_a_small_handwritten_crop_measures_its_noise_clear_of_the_strokes(
     its margin, and each reads right."""
     sample = handwriting.make_set(tmp_path / "hand", index + 1, seed=1000, split="dev")[index]
     assert sample.label == label
-    crop = crop_to_ink(load_image(sample.path), 0, sample.conditions["ink_box"])
-    path = tmp_path / "crop.png"
-    crop.save(path)
+    crop, path = saved_crop(sample, 0, tmp_path)
     _, floor_tight = ink_and_noise(crop)
     _, floor_margin = ink_and_noise(load_image(sample.path))
     assert floor_tight <= floor_margin + 0.02
@@ -441,9 +447,7 @@ def test_a_number_cut_to_its_ink_measures_its_noise_in_its_ring(tmp_path, bundle
     measured beside the strokes, the floor fell from 0.07 to 0.03 and the 0 read as 8."""
     sample = make_set(tmp_path / "numbers", 218, seed=1003, digits=(3, 6))[217]
     assert sample.label == "29079"
-    crop = crop_to_ink(load_image(sample.path), 0, sample.conditions["ink_box"])
-    path = tmp_path / "crop.png"
-    crop.save(path)
+    _, path = saved_crop(sample, 0, tmp_path)
     assert read_image(path, bundled).number == "29079"
 
 
@@ -453,9 +457,7 @@ def test_a_bold_digit_cut_inside_its_ink_on_gray_paper_is_not_read_as_a_lamp(tmp
     that ring bent to follow the strokes (below the darkest pixel), and the digit came
     out as a shaded wedge read as 7. Such a surface is not paper: the paper is flat."""
     sample = make_set(tmp_path / "rendered", 4, seed=1002)[3]
-    crop = crop_to_ink(load_image(sample.path), 1, sample.conditions["ink_box"])
-    path = tmp_path / "crop.png"
-    crop.save(path)
+    crop, path = saved_crop(sample, 1, tmp_path)
     assert read_image(path, bundled).number == sample.label == "3"
     gray, _ = gray_and_alpha(crop)
     background = estimate_background(gray)

@@ -243,8 +243,7 @@ def _paper_level(
         percentile(values, _PAPER_QUARTILE if dark_ink else 100 - _PAPER_QUARTILE),
         dtype=np.float32,
     )
-    fine = (gray - box_blur(gray, 1))[paper]
-    noise_mad = median(np.abs(fine - median(fine))) * _FINE_TO_PIXEL
+    noise_mad = _fine_mad(gray, paper)
     surface = estimate_background(gray, paper=paper)
     if surface.ndim:
         flat_spread = median(np.abs(values - median(values)))
@@ -308,7 +307,7 @@ def ink_and_noise(image: Image.Image) -> tuple[FloatImage, float]:
     level = median(background)
     dark_ink = reach_down > reach_up or (reach_down == reach_up and level > 0.5)
     mad = median(np.abs(_border(residual)))
-    noise_floor = np.float32(_NOISE_SIGMAS * _MAD_TO_SIGMA * mad)
+    noise_floor = _noise_floor(mad)
     # Ink touching the frame (a tight crop) is not paper, though it lies in the ring:
     # paper and ink are then told apart by what strokes look like (`tightcrop`), and
     # the paper is measured on itself.
@@ -319,14 +318,14 @@ def ink_and_noise(image: Image.Image) -> tuple[FloatImage, float]:
             residual = gray - background
             level = median(background)
             dark_ink = split.dark_ink
-            noise_floor = np.float32(_NOISE_SIGMAS * _MAD_TO_SIGMA * mad)
+            noise_floor = _noise_floor(mad)
     elif (edges := paper_in_ring(residual, dark_ink)) is not None:
         # A crop to the ink's box: the strokes' soft edges in the ring are not noise.
         shift, mad = edges
         background = background + np.float32(shift)
         residual = gray - background
         level = median(background)
-        noise_floor = np.float32(_NOISE_SIGMAS * _MAD_TO_SIGMA * mad)
+        noise_floor = _noise_floor(mad)
     rise = -residual if dark_ink else residual  # ink above background
     if dark_ink and background.ndim:
         # Reflected light = illumination × reflectance: dividing by the paper's
@@ -371,8 +370,18 @@ def _noise_beside_ink(gray: FloatImage, rise: FloatImage) -> np.float32:
     clear = box_blur(strokes.astype(np.float32), _CLEAR_OF_INK) <= 0
     if int(clear.sum()) < _MIN_CLEAR_PAPER:
         return np.float32(np.inf)
-    fine = (gray - box_blur(gray, 1))[clear]
-    mad = median(np.abs(fine - median(fine))) * _FINE_TO_PIXEL
+    return _noise_floor(_fine_mad(gray, clear))
+
+
+def _fine_mad(gray: FloatImage, where: NDArray[np.bool_]) -> float:
+    """The MAD of the pixels' departures from their 3×3 mean at `where`, scaled to one
+    pixel's (`_FINE_TO_PIXEL`): the noise, which a smooth blur or lamp does not raise."""
+    fine = (gray - box_blur(gray, 1))[where]
+    return median(np.abs(fine - median(fine))) * _FINE_TO_PIXEL
+
+
+def _noise_floor(mad: float) -> np.float32:
+    """`_NOISE_SIGMAS` robust σ of noise whose MAD is `mad`."""
     return np.float32(_NOISE_SIGMAS * _MAD_TO_SIGMA * mad)
 
 
